@@ -1,0 +1,284 @@
+package org.plw4j.kernel;
+
+import java.util.Objects;
+
+/**
+ * One checked loss computation as a kernel sees it: the logits as strided memory, and per logit
+ * position {@code i = b * seqLen + t} the resolved target, weight and gradient scale.
+ *
+ * <p>The API layer has already applied the shift, the ignore index, the roles or explicit weights
+ * and the normalisation, and has validated every target that a kernel will read, so kernels trust
+ * these fields. Logical element {@code (b, t, v)} of the logits lives at
+ * {@code offset + b*strideB + t*strideT + v*strideV} in {@link #logits()} (any layout, any view).
+ *
+ * <p>A position is <em>active</em> when {@code targets[i] >= 0}: the kernel computes its loss
+ * {@code lse - z[y]} and whether the arg-max (lowest index on ties) equals the target. Inactive
+ * positions get loss 0 and are never read. When a gradient is requested, the kernel writes
+ * {@code gradScale[i] * (softmax(z) - onehot(y))} to every active row with a non-zero scale and
+ * exact zeros to every other row of the gradient, so that rows that carry no weight are zero even
+ * when their logits are not finite.
+ */
+public final class LossProblem {
+    private final int batch;
+    private final int seqLen;
+    private final int vocab;
+    private final Memory logits;
+    private final long offset;
+    private final long strideB;
+    private final long strideT;
+    private final long strideV;
+    private final int[] targets;
+    private final double[] gradScale;
+    private final Memory gradient;
+    private final long gOffset;
+    private final long gStrideB;
+    private final long gStrideT;
+    private final long gStrideV;
+
+    private LossProblem(Builder b) {
+        this.batch = b.batch;
+        this.seqLen = b.seqLen;
+        this.vocab = b.vocab;
+        this.logits = Objects.requireNonNull(b.logits, "logits");
+        this.offset = b.offset;
+        this.strideB = b.strideB;
+        this.strideT = b.strideT;
+        this.strideV = b.strideV;
+        this.targets = Objects.requireNonNull(b.targets, "targets");
+        this.gradScale = b.gradScale;
+        this.gradient = b.gradient;
+        this.gOffset = b.gOffset;
+        this.gStrideB = b.gStrideB;
+        this.gStrideT = b.gStrideT;
+        this.gStrideV = b.gStrideV;
+        if (targets.length != (long) batch * seqLen) {
+            throw new IllegalArgumentException("targets.length must be batch*seqLen = " + (long) batch * seqLen
+                    + ", was " + targets.length);
+        }
+        if (gradient != null && (gradScale == null || gradScale.length != targets.length)) {
+            throw new IllegalArgumentException("gradScale must have batch*seqLen entries when a gradient is requested");
+        }
+    }
+
+    /** @return B */
+    public int batch() {
+        return batch;
+    }
+
+    /** @return N, the number of logit positions per row */
+    public int seqLen() {
+        return seqLen;
+    }
+
+    /** @return V */
+    public int vocab() {
+        return vocab;
+    }
+
+    /** @return number of positions, B*N */
+    public int positions() {
+        return targets.length;
+    }
+
+    /** @return the logits memory */
+    public Memory logits() {
+        return logits;
+    }
+
+    /** @return element index of logit (0,0,0) */
+    public long offset() {
+        return offset;
+    }
+
+    /** @return stride of the batch dimension, in elements */
+    public long strideB() {
+        return strideB;
+    }
+
+    /** @return stride of the time dimension, in elements */
+    public long strideT() {
+        return strideT;
+    }
+
+    /** @return stride of the vocabulary dimension, in elements */
+    public long strideV() {
+        return strideV;
+    }
+
+    /**
+     * @param b batch index
+     * @param t time index
+     * @return element index of logit (b, t, 0)
+     */
+    public long rowStart(int b, int t) {
+        return offset + b * strideB + t * strideT;
+    }
+
+    /** @return per position the target id in [0, V), or -1 when inactive (shared, do not modify) */
+    public int[] targets() {
+        return targets;
+    }
+
+    /** @return whether a gradient is requested */
+    public boolean wantsGradient() {
+        return gradient != null;
+    }
+
+    /** @return per position the factor of (softmax - onehot) in the gradient, or null (shared, do not modify) */
+    public double[] gradScale() {
+        return gradScale;
+    }
+
+    /** @return the gradient memory, or null; it may be the logits memory itself (in place) */
+    public Memory gradient() {
+        return gradient;
+    }
+
+    /** @return element index of gradient (0,0,0) */
+    public long gOffset() {
+        return gOffset;
+    }
+
+    /** @return gradient stride of the batch dimension */
+    public long gStrideB() {
+        return gStrideB;
+    }
+
+    /** @return gradient stride of the time dimension */
+    public long gStrideT() {
+        return gStrideT;
+    }
+
+    /** @return gradient stride of the vocabulary dimension */
+    public long gStrideV() {
+        return gStrideV;
+    }
+
+    /**
+     * @param b batch index
+     * @param t time index
+     * @return element index of gradient (b, t, 0)
+     */
+    public long gRowStart(int b, int t) {
+        return gOffset + b * gStrideB + t * gStrideT;
+    }
+
+    /** @return whether the gradient is written over the logits (same memory, same strides) */
+    public boolean inPlace() {
+        return gradient == logits && gOffset == offset && gStrideB == strideB && gStrideT == strideT
+                && gStrideV == strideV;
+    }
+
+    /** @return a new builder */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Builder of a {@link LossProblem}. */
+    public static final class Builder {
+        private int batch;
+        private int seqLen;
+        private int vocab;
+        private Memory logits;
+        private long offset;
+        private long strideB;
+        private long strideT;
+        private long strideV;
+        private int[] targets;
+        private double[] gradScale;
+        private Memory gradient;
+        private long gOffset;
+        private long gStrideB;
+        private long gStrideT;
+        private long gStrideV;
+
+        private Builder() {
+        }
+
+        /**
+         * @param batch B
+         * @param seqLen N
+         * @param vocab V
+         * @return this
+         */
+        public Builder shape(int batch, int seqLen, int vocab) {
+            this.batch = batch;
+            this.seqLen = seqLen;
+            this.vocab = vocab;
+            return this;
+        }
+
+        /**
+         * @param memory the logits
+         * @param offset element index of (0,0,0)
+         * @param strideB batch stride
+         * @param strideT time stride
+         * @param strideV vocabulary stride
+         * @return this
+         */
+        public Builder logits(Memory memory, long offset, long strideB, long strideT, long strideV) {
+            this.logits = memory;
+            this.offset = offset;
+            this.strideB = strideB;
+            this.strideT = strideT;
+            this.strideV = strideV;
+            return this;
+        }
+
+        /**
+         * Contiguous NWC logits {@code [B, N, V]} starting at element 0.
+         *
+         * @param memory the logits
+         * @return this
+         */
+        public Builder logitsNwc(Memory memory) {
+            return logits(memory, 0, (long) seqLen * vocab, vocab, 1);
+        }
+
+        /**
+         * @param targets per position the target id, or -1 when inactive
+         * @return this
+         */
+        public Builder targets(int[] targets) {
+            this.targets = targets;
+            return this;
+        }
+
+        /**
+         * Requests the gradient.
+         *
+         * @param scale per position factor of (softmax - onehot)
+         * @param memory where to write
+         * @param offset element index of (0,0,0)
+         * @param strideB batch stride
+         * @param strideT time stride
+         * @param strideV vocabulary stride
+         * @return this
+         */
+        public Builder gradient(double[] scale, Memory memory, long offset, long strideB, long strideT, long strideV) {
+            this.gradScale = scale;
+            this.gradient = memory;
+            this.gOffset = offset;
+            this.gStrideB = strideB;
+            this.gStrideT = strideT;
+            this.gStrideV = strideV;
+            return this;
+        }
+
+        /**
+         * Requests the gradient, contiguous NWC starting at element 0.
+         *
+         * @param scale per position factor of (softmax - onehot)
+         * @param memory where to write
+         * @return this
+         */
+        public Builder gradientNwc(double[] scale, Memory memory) {
+            return gradient(scale, memory, 0, (long) seqLen * vocab, vocab, 1);
+        }
+
+        /** @return the problem */
+        public LossProblem build() {
+            return new LossProblem(this);
+        }
+    }
+}
