@@ -1,0 +1,135 @@
+package org.plw4j.examples;
+
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.knowm.xchart.AnnotationLine;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.BitmapEncoder.BitmapFormat;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.Styler;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+import org.plw4j.RgSummary;
+
+/** PNG charts of the examples, drawn with XChart (headless: no display needed). */
+final class Charts {
+    private static final Color[] PALETTE = {
+        new Color(0xd62728), new Color(0xff7f0e), new Color(0x2ca02c), new Color(0x1f77b4), new Color(0x9467bd)};
+
+    static {
+        // Charts are drawn off-screen; never try to open a display.
+        System.setProperty("java.awt.headless", "true");
+    }
+
+    private Charts() {
+    }
+
+    /** Histogram of Rg (bins of a tenth of a decade) on a log x axis, with the median and geometric mean marked. */
+    static void rgHistogram(RgReport.Histogram hist, RgSummary summary, String title, Path png) throws IOException {
+        XYChart chart = new XYChartBuilder().width(900).height(500).title(title)
+                .xAxisTitle("Rg = completion tokens / prompt tokens (log scale)").yAxisTitle("examples").build();
+        Styler styler = chart.getStyler();
+        chart.getStyler().setXAxisLogarithmic(true);
+        styler.setLegendPosition(Styler.LegendPosition.InsideNE);
+        chart.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.StepArea);
+        chart.getStyler().setChartBackgroundColor(Color.WHITE);
+        double[] edges = hist.edges();
+        long[] counts = hist.counts();
+        if (counts.length == 0) {
+            edges = new double[] {0.1, 1, 10};
+            counts = new long[] {0, 0};
+        }
+        // A step series: (edge_i, count_i) ... and a final point closing the last bin.
+        double[] x = new double[counts.length + 1];
+        double[] y = new double[counts.length + 1];
+        for (int i = 0; i < counts.length; i++) {
+            x[i] = edges[i];
+            y[i] = counts[i];
+        }
+        x[counts.length] = edges[counts.length];
+        y[counts.length] = counts.length == 0 ? 0 : counts[counts.length - 1];
+        XYSeries s = chart.addSeries(String.format(Locale.ROOT, "%,d examples", summary.count()), x, y);
+        s.setMarker(SeriesMarkers.NONE);
+        s.setFillColor(new Color(0x1f, 0x77, 0xb4, 0x80));
+        s.setLineColor(new Color(0x1f77b4));
+        addVertical(chart, summary.median(), new Color(0xd62728));
+        addVertical(chart, summary.geometricMean(), new Color(0x2ca02c));
+        // Legend entries for the two annotation lines.
+        addLegendOnly(chart, String.format(Locale.ROOT, "median %.3g", summary.median()), new Color(0xd62728));
+        addLegendOnly(chart, String.format(Locale.ROOT, "geometric mean %.3g", summary.geometricMean()),
+                new Color(0x2ca02c));
+        save(chart, png);
+    }
+
+    private static void addVertical(XYChart chart, double value, Color color) {
+        if (Double.isFinite(value) && value > 0) {
+            AnnotationLine line = new AnnotationLine(value, true, false);
+            line.setColor(color);
+            line.setStroke(new BasicStroke(2f));
+            chart.addAnnotation(line);
+        }
+    }
+
+    private static void addLegendOnly(XYChart chart, String name, Color color) {
+        XYSeries s = chart.addSeries(name, new double[] {Double.NaN}, new double[] {Double.NaN});
+        s.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
+        s.setMarker(SeriesMarkers.NONE);
+        s.setLineColor(color);
+        s.setShowInLegend(true);
+    }
+
+    /**
+     * The experiment's curves: one panel per metric, one line per PLW, x = epoch.
+     *
+     * @param panels metric titles
+     * @param series per PLW label: per panel, the values per epoch (NaN = missing)
+     */
+    static void experimentCurves(String title, List<String> panels, List<String> labels, double[][][] series,
+            int[] epochs, Path png) throws IOException {
+        List<XYChart> charts = new ArrayList<>();
+        double[] x = new double[epochs.length];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = epochs[i];
+        }
+        for (int p = 0; p < panels.size(); p++) {
+            XYChart chart = new XYChartBuilder().width(560).height(400)
+                    .title(p == 0 ? title + ": " + panels.get(p) : panels.get(p))
+                    .xAxisTitle("epoch").yAxisTitle(panels.get(p)).build();
+            chart.getStyler().setChartBackgroundColor(Color.WHITE);
+            chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+            chart.getStyler().setChartTitleFont(chart.getStyler().getChartTitleFont().deriveFont(13f));
+            chart.getStyler().setXAxisDecimalPattern("0");
+            for (int k = 0; k < labels.size(); k++) {
+                XYSeries s = chart.addSeries(labels.get(k), x, series[k][p]);
+                s.setLineColor(PALETTE[k % PALETTE.length]);
+                s.setMarkerColor(PALETTE[k % PALETTE.length]);
+                s.setMarker(SeriesMarkers.CIRCLE);
+            }
+            charts.add(chart);
+        }
+        int cols = 2;
+        int rows = (charts.size() + cols - 1) / cols;
+        Files.createDirectories(png.toAbsolutePath().getParent());
+        try (OutputStream os = Files.newOutputStream(png)) {
+            BitmapEncoder.saveBitmap(charts, rows, cols, os, BitmapFormat.PNG);
+        }
+    }
+
+    private static void save(XYChart chart, Path png) throws IOException {
+        Path parent = png.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        try (OutputStream os = Files.newOutputStream(png)) {
+            BitmapEncoder.saveBitmap(chart, os, BitmapFormat.PNG);
+        }
+    }
+}
