@@ -14,8 +14,8 @@ import org.plw4j.kernel.Memory;
  * native memory to the kernel layer in place (no copy), as byte-buffer windows of at most 1 GiB.
  */
 final class Nd4jArrays {
-    /** Bytes per byte-buffer window over native memory. */
-    static final long WINDOW_BYTES = 1L << 30;
+    /** Bytes per byte-buffer window over native memory (1 GiB; tests lower it to exercise many windows). */
+    static volatile long windowBytes = 1L << 30;
 
     private Nd4jArrays() {
     }
@@ -72,7 +72,7 @@ final class Nd4jArrays {
             span += (shape[k] - 1) * strides[k];
         }
         int bytes = type.bytes();
-        long windowElems = WINDOW_BYTES / bytes;
+        long windowElems = Math.max(1, windowBytes / bytes);
         long startByte = a.offset() * bytes;
         long address = a.data().address();
         // a view's DataBuffer reports the original buffer's address and its own offset; a.offset()
