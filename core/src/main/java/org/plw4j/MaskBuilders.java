@@ -85,6 +85,7 @@ final class MaskBuilders {
     // ------------------------------------------------------------------ attention mask + prompt lengths
 
     /** Reads a {@code [B, N]} 0/1 mask (BOOL, any integer dtype, or integral floating point). */
+    @SuppressWarnings("deprecation") // DataType.INT is the 32-bit integer type ND4J's natives use
     static long[] binaryMask(INDArray mask, String param) {
         PromptCompletionMask.requireRank2(mask, param);
         INDArray m = mask.dataType() == DataType.BOOL ? mask.castTo(DataType.INT) : mask;

@@ -95,11 +95,12 @@ public final class PackedBatch {
         return c;
     }
 
+    @SuppressWarnings("deprecation") // DataType.INT is the 32-bit integer type ND4J's natives use
     private static INDArray array(int[][] a, int n) {
         if (a.length == 0) {
             return Nd4j.create(DataType.INT, 0, n);
         }
-        return Nd4j.createFromArray(a).castTo(DataType.INT);
+        return Nd4j.createFromArray(a);
     }
 
     /** @return {@code R}, the number of rows */

@@ -529,15 +529,15 @@ public final class PromptCompletionMask {
      * @return a new {@code [B, N]} INT array of role codes (0 IGNORE, 1 PROMPT, 2 COMPLETION)
      * @throws IllegalStateException if the mask holds only weights
      */
+    @SuppressWarnings("deprecation") // DataType.INT is the 32-bit integer type ND4J's natives use
     public INDArray roles() {
         if (roles == null) {
             throw new IllegalStateException("this mask holds explicit weights without roles");
         }
-        int[] codes = new int[roles.length];
-        for (int i = 0; i < codes.length; i++) {
-            codes[i] = roles[i];
+        if (roles.length == 0) {
+            return Nd4j.create(DataType.INT, batch, length);
         }
-        return Nd4j.createFromArray(codes).reshape(batch, length).castTo(DataType.INT);
+        return Nd4j.createFromArray(rolesAsInts());
     }
 
     /** @return a copy of the roles as {@code int[B][N]} codes */
