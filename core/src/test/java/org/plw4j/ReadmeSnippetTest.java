@@ -27,9 +27,8 @@ class ReadmeSnippetTest {
                 {5, 17, 42, 8, 99, 1},
                 {7, 3, 12, 0, 0, 0}});
         // row 0: 3 prompt tokens, 3 completion tokens; row 1: 2 prompt, 1 completion, 3 padding
-        PromptCompletionMask mask = PromptCompletionMask.ofRoles(new int[][] {
-                {1, 1, 1, 2, 2, 2},
-                {1, 1, 2, 0, 0, 0}});
+        PromptCompletionMask mask = PromptCompletionMask.ofPromptLengths(
+                new int[] {3, 2}, new int[] {6, 3}, 6, Padding.RIGHT);
         WeightedCausalLMLoss loss = WeightedCausalLMLoss.withDefaults().withPromptLossWeight(0.1);
         LossResult r = loss.computeWithGradient(logits, inputIds, mask);
         System.out.printf("loss %.4f, prompt loss %.4f, completion loss %.4f%n",
