@@ -8,6 +8,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.plw4j.kernel.Backends;
 import org.plw4j.kernel.LossKernel;
 import org.plw4j.kernel.LossProblem;
+import org.plw4j.kernel.ReferenceKernel;
 
 /**
  * The weighted causal-LM loss of instruction tuning with a prompt loss weight (PLW).
@@ -34,7 +35,7 @@ import org.plw4j.kernel.LossProblem;
  */
 public final class WeightedCausalLMLoss {
     private static final WeightedCausalLMLoss DEFAULTS = new WeightedCausalLMLoss(1.0, Normalization.WEIGHTED_MEAN,
-            Double.NaN, LogitsLayout.NWC, true, -100, null);
+            Double.NaN, LogitsLayout.NWC, true, -100, null, 0.0, 0.0, 0.0);
 
     private final double promptLossWeight;
     private final Normalization normalization;
@@ -43,9 +44,16 @@ public final class WeightedCausalLMLoss {
     private final boolean shift;
     private final int ignoreIndex;
     private final LossKernel kernel; // null: Backends.selected() at call time
+    private final double labelSmoothing;
+    private final double zLoss;
+    private final double softCap;
 
     private WeightedCausalLMLoss(double plw, Normalization normalization, double globalDenominator,
-            LogitsLayout layout, boolean shift, int ignoreIndex, LossKernel kernel) {
+            LogitsLayout layout, boolean shift, int ignoreIndex, LossKernel kernel, double labelSmoothing,
+            double zLoss, double softCap) {
+        this.labelSmoothing = labelSmoothing;
+        this.zLoss = zLoss;
+        this.softCap = softCap;
         this.promptLossWeight = plw;
         this.normalization = normalization;
         this.globalDenominator = globalDenominator;
@@ -73,7 +81,7 @@ public final class WeightedCausalLMLoss {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "promptLossWeight must be a finite number in [0, 1], was %s", plw));
         }
-        return new WeightedCausalLMLoss(plw, normalization, globalDenominator, layout, shift, ignoreIndex, kernel);
+        return new WeightedCausalLMLoss(plw, normalization, globalDenominator, layout, shift, ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
     }
 
     /**
@@ -92,7 +100,7 @@ public final class WeightedCausalLMLoss {
             throw new IllegalArgumentException(
                     "normalization GLOBAL_DENOMINATOR needs its value: use withGlobalDenominator(d) with d > 0");
         }
-        return new WeightedCausalLMLoss(promptLossWeight, mode, Double.NaN, layout, shift, ignoreIndex, kernel);
+        return new WeightedCausalLMLoss(promptLossWeight, mode, Double.NaN, layout, shift, ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
     }
 
     /**
@@ -111,7 +119,7 @@ public final class WeightedCausalLMLoss {
                     "globalDenominator must be finite and > 0, was %s", d));
         }
         return new WeightedCausalLMLoss(promptLossWeight, Normalization.GLOBAL_DENOMINATOR, d, layout, shift,
-                ignoreIndex, kernel);
+                ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
     }
 
     /**
@@ -124,7 +132,7 @@ public final class WeightedCausalLMLoss {
             throw new IllegalArgumentException("layout must not be null");
         }
         return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
-                ignoreIndex, kernel);
+                ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
     }
 
     /**
@@ -134,7 +142,7 @@ public final class WeightedCausalLMLoss {
      */
     public WeightedCausalLMLoss withShift(boolean shift) {
         return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
-                ignoreIndex, kernel);
+                ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
     }
 
     /**
@@ -143,7 +151,7 @@ public final class WeightedCausalLMLoss {
      */
     public WeightedCausalLMLoss withIgnoreIndex(int ignoreIndex) {
         return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
-                ignoreIndex, kernel);
+                ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
     }
 
     /**
@@ -153,7 +161,7 @@ public final class WeightedCausalLMLoss {
      */
     public WeightedCausalLMLoss withKernel(LossKernel kernel) {
         return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
-                ignoreIndex, kernel);
+                ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
     }
 
     /**
@@ -163,6 +171,70 @@ public final class WeightedCausalLMLoss {
      */
     public WeightedCausalLMLoss withBackend(String name) {
         return withKernel(Backends.byName(Objects.requireNonNull(name, "name").trim().toLowerCase(Locale.ROOT)));
+    }
+
+    /**
+     * Label smoothing (SPEC section 7, off by default): {@code l = (1-eps)(lse - z[y]) + eps(lse - mean_v z)}.
+     *
+     * @param eps in {@code [0, 1)}; 0 turns it off
+     * @return a copy with label smoothing
+     * @throws IllegalArgumentException if {@code eps} is NaN or outside {@code [0, 1)}
+     */
+    public WeightedCausalLMLoss withLabelSmoothing(double eps) {
+        if (!(eps >= 0.0 && eps < 1.0)) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "labelSmoothing must be in [0, 1), was %s", eps));
+        }
+        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
+                ignoreIndex, kernel, eps, zLoss, softCap);
+    }
+
+    /**
+     * PaLM's auxiliary z-loss (SPEC section 7, off by default): adds {@code lambda * lse^2} to every token loss.
+     *
+     * @param lambda finite and {@code >= 0} (PaLM used 1e-4); 0 turns it off
+     * @return a copy with the z-loss
+     * @throws IllegalArgumentException if {@code lambda} is negative, NaN or infinite
+     */
+    public WeightedCausalLMLoss withZLoss(double lambda) {
+        if (!(lambda >= 0.0 && lambda < Double.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "zLoss must be finite and >= 0, was %s", lambda));
+        }
+        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
+                ignoreIndex, kernel, labelSmoothing, lambda, softCap);
+    }
+
+    /**
+     * Logit soft-capping (Gemma 2; SPEC section 7, off by default): {@code z <- c * tanh(z / c)} before
+     * everything else, the gradient flowing through the cap.
+     *
+     * @param c finite and {@code > 0} (Gemma 2 used 30 for the final logits); 0 turns it off
+     * @return a copy with soft-capping
+     * @throws IllegalArgumentException if {@code c} is negative, NaN or infinite
+     */
+    public WeightedCausalLMLoss withLogitSoftCap(double c) {
+        if (!(c >= 0.0 && c < Double.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "logitSoftCap must be finite and > 0 (or 0 for off), was %s", c));
+        }
+        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
+                ignoreIndex, kernel, labelSmoothing, zLoss, c);
+    }
+
+    /** @return the label smoothing epsilon, 0 when off */
+    public double labelSmoothing() {
+        return labelSmoothing;
+    }
+
+    /** @return the z-loss coefficient, 0 when off */
+    public double zLoss() {
+        return zLoss;
+    }
+
+    /** @return the logit soft-cap, 0 when off */
+    public double logitSoftCap() {
+        return softCap;
     }
 
     /** @return the prompt loss weight */
@@ -312,12 +384,16 @@ public final class WeightedCausalLMLoss {
                 globalDenominator, mode != Mode.FORWARD, inputIds.shape());
 
         LossKernel k = kernel();
+        boolean extensions = labelSmoothing != 0.0 || zLoss != 0.0 || softCap != 0.0;
+        if (extensions && !k.supportsExtensions()) {
+            k = ReferenceKernel.INSTANCE; // correct everywhere; fast kernels opt in
+        }
         Nd4jArrays.View lv = Nd4jArrays.view(logits, "logits");
         long sB = lv.strides[0];
         long sT = layout == LogitsLayout.NWC ? lv.strides[1] : lv.strides[2];
         long sV = layout == LogitsLayout.NWC ? lv.strides[2] : lv.strides[1];
         LossProblem.Builder pb = LossProblem.builder().shape(b, n, v).targets(plan.targets)
-                .logits(lv.memory, 0, sB, sT, sV);
+                .logits(lv.memory, 0, sB, sT, sV).extensions(labelSmoothing, zLoss, softCap);
         INDArray gradient = null;
         if (mode == Mode.GRADIENT) {
             gradient = Nd4j.createUninitialized(logits.dataType(), shape, 'c');
@@ -350,12 +426,15 @@ public final class WeightedCausalLMLoss {
         WeightedCausalLMLoss x = (WeightedCausalLMLoss) o;
         return Double.compare(promptLossWeight, x.promptLossWeight) == 0 && normalization == x.normalization
                 && Double.compare(globalDenominator, x.globalDenominator) == 0 && layout == x.layout
-                && shift == x.shift && ignoreIndex == x.ignoreIndex && Objects.equals(kernel, x.kernel);
+                && shift == x.shift && ignoreIndex == x.ignoreIndex && Objects.equals(kernel, x.kernel)
+                && Double.compare(labelSmoothing, x.labelSmoothing) == 0 && Double.compare(zLoss, x.zLoss) == 0
+                && Double.compare(softCap, x.softCap) == 0;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(promptLossWeight, normalization, globalDenominator, layout, shift, ignoreIndex, kernel);
+        return Objects.hash(promptLossWeight, normalization, globalDenominator, layout, shift, ignoreIndex, kernel,
+                labelSmoothing, zLoss, softCap);
     }
 
     @Override
