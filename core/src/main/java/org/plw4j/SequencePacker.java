@@ -14,7 +14,9 @@ import java.util.Objects;
  *
  * <p>Within a row the examples lie end to end from position 0 in the order they were placed, the
  * padding after them. Immutable and thread-safe; {@link #pack(int[][], int[])} may be called
- * concurrently. Cost: {@code O(E log E + N)} time for {@code E} examples, plus the output.
+ * concurrently. Cost: {@code O(E log E + N)} time for {@code E} examples, plus the output, which holds
+ * 13 bytes per position (ids, position ids, segment ids as {@code int}, roles as {@code byte}): pack a
+ * large dataset shard by shard, or a few thousand examples at a time.
  *
  * <pre>{@code
  * SequencePacker packer = SequencePacker.of(2048, tokenizer.padId());
