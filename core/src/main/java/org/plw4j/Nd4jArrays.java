@@ -104,6 +104,7 @@ final class Nd4jArrays {
     }
 
     /** Reads an array of integral values; FLOAT/DOUBLE/HALF/BFLOAT16 must be integral at every element. */
+    @SuppressWarnings("deprecation") // DataType.LONG: ND4J normalises INT64 arrays to it
     static long[] integral(INDArray a, String param) {
         DataType dt = a.dataType();
         if (dt.isIntType() || dt == DataType.UINT64) {
