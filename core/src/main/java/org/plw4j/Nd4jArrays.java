@@ -3,6 +3,7 @@ package org.plw4j;
 import java.nio.ByteBuffer;
 import java.util.Locale;
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.plw4j.kernel.ElementType;
@@ -13,8 +14,8 @@ import org.plw4j.kernel.Memory;
  * native memory to the kernel layer in place (no copy), as byte-buffer windows of at most 1 GiB.
  */
 final class Nd4jArrays {
-    /** Bytes per byte-buffer window over native memory. */
-    static final long WINDOW_BYTES = 1L << 30;
+    /** Bytes per byte-buffer window over native memory (1 GiB; tests lower it to exercise many windows). */
+    static volatile long windowBytes = 1L << 30;
 
     private Nd4jArrays() {
     }
@@ -71,10 +72,14 @@ final class Nd4jArrays {
             span += (shape[k] - 1) * strides[k];
         }
         int bytes = type.bytes();
-        long windowElems = WINDOW_BYTES / bytes;
+        long windowElems = Math.max(1, windowBytes / bytes);
         long startByte = a.offset() * bytes;
-        BytePointer base = new BytePointer(a.data().pointer());
-        long baseCap = base.capacity() > 0 ? base.capacity() : startByte + span * bytes;
+        long address = a.data().address();
+        // a view's DataBuffer reports the original buffer's address and its own offset; a.offset()
+        // counts from that address too
+        long baseCap = a.data().originalDataBuffer() != null
+                ? Math.max(a.data().originalDataBuffer().length(), a.data().offset() + a.data().length()) * bytes
+                : (a.data().offset() + a.data().length()) * bytes;
         int nWin = (int) Math.max(1, (span + windowElems - 1) / windowElems);
         ByteBuffer[] wins = new ByteBuffer[nWin];
         for (int w = 0; w < nWin; w++) {
@@ -83,16 +88,23 @@ final class Nd4jArrays {
             if (to > baseCap) {
                 throw new IllegalStateException("array view reaches past its buffer: " + to + " > " + baseCap);
             }
-            BytePointer p = new BytePointer(base);
-            p.capacity(to);
-            p.limit(to);
-            p.position(from);
-            wins[w] = p.asByteBuffer();
+            wins[w] = new RawPointer(address + from, to - from).asByteBuffer();
         }
         return new View(Memory.ofBuffers(type, span, windowElems, wins), strides);
     }
 
+    /** A byte pointer at a raw native address (javacpp's address field is protected). */
+    private static final class RawPointer extends BytePointer {
+        RawPointer(long address, long limit) {
+            super((Pointer) null);
+            this.address = address;
+            this.capacity = limit;
+            this.limit = limit;
+        }
+    }
+
     /** Reads an array of integral values; FLOAT/DOUBLE/HALF/BFLOAT16 must be integral at every element. */
+    @SuppressWarnings("deprecation") // DataType.LONG: ND4J normalises INT64 arrays to it
     static long[] integral(INDArray a, String param) {
         DataType dt = a.dataType();
         if (dt.isIntType() || dt == DataType.UINT64) {

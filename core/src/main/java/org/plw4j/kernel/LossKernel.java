@@ -21,4 +21,13 @@ public interface LossKernel {
      * @param tokenCorrect output, length {@code B*N}: whether the arg-max of each active position is its target
      */
     void run(LossProblem problem, double[] tokenLoss, boolean[] tokenCorrect);
+
+    /**
+     * @return whether this kernel implements the optional extensions of SPEC section 7 (label
+     *         smoothing, z-loss, logit soft-capping); the API runs problems that use them on the
+     *         reference kernel otherwise
+     */
+    default boolean supportsExtensions() {
+        return false;
+    }
 }

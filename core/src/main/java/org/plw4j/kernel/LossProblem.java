@@ -34,6 +34,9 @@ public final class LossProblem {
     private final long gStrideB;
     private final long gStrideT;
     private final long gStrideV;
+    private final double labelSmoothing;
+    private final double zLoss;
+    private final double softCap;
 
     private LossProblem(Builder b) {
         this.batch = b.batch;
@@ -51,6 +54,9 @@ public final class LossProblem {
         this.gStrideB = b.gStrideB;
         this.gStrideT = b.gStrideT;
         this.gStrideV = b.gStrideV;
+        this.labelSmoothing = b.labelSmoothing;
+        this.zLoss = b.zLoss;
+        this.softCap = b.softCap;
         if (targets.length != (long) batch * seqLen) {
             throw new IllegalArgumentException("targets.length must be batch*seqLen = " + (long) batch * seqLen
                     + ", was " + targets.length);
@@ -169,6 +175,29 @@ public final class LossProblem {
                 && gStrideV == strideV;
     }
 
+    /** @return label smoothing epsilon (SPEC section 7), 0 when off */
+    public double labelSmoothing() {
+        return labelSmoothing;
+    }
+
+    /** @return z-loss coefficient lambda (SPEC section 7), 0 when off */
+    public double zLoss() {
+        return zLoss;
+    }
+
+    /** @return logit soft-capping value c (SPEC section 7), 0 when off */
+    public double softCap() {
+        return softCap;
+    }
+
+    /**
+     * @return whether any optional extension of SPEC section 7 is on; kernels that do not
+     *         {@linkplain LossKernel#supportsExtensions() support} them must not be given such a problem
+     */
+    public boolean hasExtensions() {
+        return labelSmoothing != 0.0 || zLoss != 0.0 || softCap != 0.0;
+    }
+
     /** @return a new builder */
     public static Builder builder() {
         return new Builder();
@@ -191,8 +220,28 @@ public final class LossProblem {
         private long gStrideB;
         private long gStrideT;
         private long gStrideV;
+        private double labelSmoothing;
+        private double zLoss;
+        private double softCap;
 
         private Builder() {
+        }
+
+        /**
+         * Optional extensions of SPEC section 7 (0 = off): the token loss becomes
+         * {@code (1-eps)(lse - z[y]) + eps(lse - mean_v z) + lambda * lse^2} on logits
+         * {@code z <- c * tanh(z / c)}.
+         *
+         * @param labelSmoothing eps in [0, 1)
+         * @param zLoss lambda &gt;= 0
+         * @param softCap c &gt; 0, or 0 for no capping
+         * @return this
+         */
+        public Builder extensions(double labelSmoothing, double zLoss, double softCap) {
+            this.labelSmoothing = labelSmoothing;
+            this.zLoss = zLoss;
+            this.softCap = softCap;
+            return this;
         }
 
         /**

@@ -10,7 +10,12 @@ package org.plw4j.kernel;
  * the maximum; a NaN counts as the maximum (the first NaN wins), as in NumPy and PyTorch; an all
  * -Inf row has arg-max 0. Rows whose max is not finite follow IEEE arithmetic:
  * a NaN or +Inf logit or an all -Inf row gives a non-finite loss. Bytes moved per token: the row is
- * read twice (max, then sum) and, with a gradient, a third time and written once. Single-threaded.
+ * read once into a double[V] scratch row and, with a gradient, written once. Single-threaded.
+ *
+ * <p>It also implements the optional extensions of SPEC section 7 (label smoothing {@code eps},
+ * z-loss {@code lambda}, soft-capping {@code c}): on {@code z' = c tanh(z/c)},
+ * {@code loss = (1-eps)(lse - z'[y]) + eps(lse - mean z') + lambda lse^2} and
+ * {@code dloss/dz = (softmax(z')(1 + 2 lambda lse) - (1-eps) onehot - eps/V) * (1 - (z'/c)^2)}.
  */
 public final class ReferenceKernel implements LossKernel {
     /** The shared instance (stateless). */
@@ -25,6 +30,11 @@ public final class ReferenceKernel implements LossKernel {
     }
 
     @Override
+    public boolean supportsExtensions() {
+        return true;
+    }
+
+    @Override
     public void run(LossProblem p, double[] tokenLoss, boolean[] tokenCorrect) {
         final int bN = p.batch();
         final int n = p.seqLen();
@@ -36,27 +46,34 @@ public final class ReferenceKernel implements LossKernel {
         final Memory g = p.gradient();
         final double[] scale = p.gradScale();
         final long gsv = p.gStrideV();
+        final double eps = p.labelSmoothing();
+        final double lambda = p.zLoss();
+        final double cap = p.softCap();
+        final double[] row = new double[vN];
         for (int b = 0; b < bN; b++) {
             for (int t = 0; t < n; t++) {
                 int i = b * n + t;
                 int y = targets[i];
-                long row = p.rowStart(b, t);
+                long start = p.rowStart(b, t);
                 long grow = grad ? p.gRowStart(b, t) : 0;
                 if (y < 0) {
                     tokenLoss[i] = 0.0;
                     tokenCorrect[i] = false;
                     if (grad) {
-                        for (int v = 0; v < vN; v++) {
-                            g.set(grow + v * gsv, 0.0);
-                        }
+                        zeroRow(g, grow, gsv, vN);
                     }
                     continue;
+                }
+                // read the row once (the kernel may write the gradient over it when in place)
+                for (int v = 0; v < vN; v++) {
+                    double x = z.get(start + v * sv);
+                    row[v] = cap > 0.0 ? cap * Math.tanh(x / cap) : x;
                 }
                 double max = Double.NEGATIVE_INFINITY;
                 int arg = 0;
                 boolean nan = false;
                 for (int v = 0; v < vN; v++) {
-                    double x = z.get(row + v * sv);
+                    double x = row[v];
                     if (x > max) {
                         max = x;
                         if (!nan) {
@@ -68,29 +85,45 @@ public final class ReferenceKernel implements LossKernel {
                     }
                 }
                 double sum = 0.0;
+                double total = 0.0;
                 for (int v = 0; v < vN; v++) {
-                    sum += Math.exp(z.get(row + v * sv) - max);
+                    sum += Math.exp(row[v] - max);
+                    total += row[v];
                 }
-                double zy = z.get(row + (long) y * sv);
                 double lse = max + Math.log(sum);
-                double loss = nan ? Double.NaN : lse - zy;
-                tokenLoss[i] = loss;
+                double loss = lse - row[y];
+                if (eps != 0.0) {
+                    loss = (1.0 - eps) * loss + eps * (lse - total / vN);
+                }
+                if (lambda != 0.0) {
+                    loss += lambda * lse * lse;
+                }
+                tokenLoss[i] = nan ? Double.NaN : loss;
                 tokenCorrect[i] = arg == y;
                 if (grad) {
                     double s = scale[i];
                     if (s == 0.0) {
-                        for (int v = 0; v < vN; v++) {
-                            g.set(grow + v * gsv, 0.0);
+                        zeroRow(g, grow, gsv, vN);
+                        continue;
+                    }
+                    double pScale = 1.0 + 2.0 * lambda * lse;
+                    for (int v = 0; v < vN; v++) {
+                        double sm = nan ? Double.NaN : Math.exp(row[v] - lse);
+                        double d = sm * pScale - (v == y ? 1.0 - eps : 0.0) - eps / vN;
+                        if (cap > 0.0) {
+                            double th = row[v] / cap;
+                            d *= 1.0 - th * th;
                         }
-                    } else {
-                        for (int v = 0; v < vN; v++) {
-                            double x = z.get(row + v * sv);
-                            double sm = nan ? Double.NaN : Math.exp(x - lse);
-                            g.set(grow + v * gsv, s * (v == y ? sm - 1.0 : sm));
-                        }
+                        g.set(grow + v * gsv, s * d);
                     }
                 }
             }
+        }
+    }
+
+    private static void zeroRow(Memory g, long start, long stride, int n) {
+        for (int v = 0; v < n; v++) {
+            g.set(start + v * stride, 0.0);
         }
     }
 }

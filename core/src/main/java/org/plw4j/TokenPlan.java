@@ -1,0 +1,229 @@
+package org.plw4j;
+
+import java.util.Locale;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Per logit position: the resolved target, weight, measured role and gradient scale (SPEC sections
+ * 2-4), and the fixed-order reduction of the kernel's token losses into a {@link LossResult}
+ * (SPEC section 5). All token reductions of every backend happen here, in row-major order, so every
+ * kernel yields the same sums for the same token losses.
+ */
+final class TokenPlan {
+    final int batch;
+    final int length;
+    final int[] targets;
+    final double[] weights;
+    /** role of the target as measured in the metrics: 0 none, 1 prompt, 2 completion. */
+    final byte[] measured;
+    /** whether the per-token loss is reported at this position. */
+    final boolean[] reported;
+    final double[] gradScale;
+    final Normalization normalization;
+    final double denominator;
+    final int sequencesWithWeight;
+    final double[] sequenceWeight;
+
+    private TokenPlan(int batch, int length, int[] targets, double[] weights, byte[] measured, boolean[] reported,
+            double[] gradScale, Normalization normalization, double denominator, int sequencesWithWeight,
+            double[] sequenceWeight) {
+        this.batch = batch;
+        this.length = length;
+        this.targets = targets;
+        this.weights = weights;
+        this.measured = measured;
+        this.reported = reported;
+        this.gradScale = gradScale;
+        this.normalization = normalization;
+        this.denominator = denominator;
+        this.sequencesWithWeight = sequencesWithWeight;
+        this.sequenceWeight = sequenceWeight;
+    }
+
+    static TokenPlan build(long[] ids, PromptCompletionMask mask, int b, int n, int v, double plw, boolean shift,
+            int ignoreIndex, Normalization normalization, double globalDenominator, boolean wantGradient,
+            long[] idShape) {
+        byte[] roles = mask.roleCodes();
+        double[] explicit = mask.weightValues();
+        int size = b * n;
+        int[] targets = new int[size];
+        double[] w = new double[size];
+        byte[] measured = new byte[size];
+        boolean[] reported = new boolean[size];
+        for (int row = 0; row < b; row++) {
+            for (int t = 0; t < n; t++) {
+                int i = row * n + t;
+                targets[i] = -1;
+                int s = shift ? t + 1 : t;
+                if (s >= n) {
+                    continue;
+                }
+                int src = row * n + s;
+                long y = ids[src];
+                if (y == ignoreIndex) {
+                    continue;
+                }
+                int role = roles == null ? 0 : roles[src];
+                double weight;
+                if (explicit != null) {
+                    weight = explicit[src];
+                } else {
+                    weight = role == 2 ? 1.0 : role == 1 ? plw : 0.0;
+                }
+                boolean active = role != 0 || weight > 0.0;
+                if (!active) {
+                    continue;
+                }
+                if (y < 0 || y >= v) {
+                    throw new IllegalArgumentException(String.format(Locale.ROOT,
+                            "inputIds must hold target ids in [0, %d) or the ignoreIndex %d where the target's role is"
+                                    + " not IGNORE; element %s (the target of logit position [%d, %d], role %s) was %d",
+                            v, ignoreIndex, Nd4jArrays.index(idShape, src), row, t,
+                            roles == null ? "weight " + weight : TokenRole.ofCode(role).name(), y));
+                }
+                targets[i] = (int) y;
+                w[i] = weight;
+                measured[i] = (byte) role;
+                reported[i] = role != 0 || (roles == null && weight > 0.0);
+            }
+        }
+        // denominators, in fixed order
+        ExactSum total = new ExactSum();
+        for (int i = 0; i < size; i++) {
+            total.add(w[i]);
+        }
+        double weightSum = total.value();
+        double[] seqW = null;
+        int seqCount = 0;
+        double denominator;
+        switch (normalization) {
+            case WEIGHTED_MEAN:
+                denominator = weightSum;
+                break;
+            case SUM:
+                denominator = weightSum == 0.0 ? 0.0 : 1.0;
+                break;
+            case GLOBAL_DENOMINATOR:
+                denominator = globalDenominator;
+                break;
+            case SEQUENCE_MEAN:
+                seqW = new double[b];
+                for (int row = 0; row < b; row++) {
+                    ExactSum sw = new ExactSum();
+                    for (int t = 0; t < n; t++) {
+                        sw.add(w[row * n + t]);
+                    }
+                    seqW[row] = sw.value();
+                    if (seqW[row] > 0.0) {
+                        seqCount++;
+                    }
+                }
+                denominator = seqCount;
+                break;
+            default:
+                throw new IllegalStateException("unknown normalization " + normalization);
+        }
+        double[] scale = null;
+        if (wantGradient) {
+            scale = new double[size];
+            for (int row = 0; row < b; row++) {
+                for (int t = 0; t < n; t++) {
+                    int i = row * n + t;
+                    double wi = w[i];
+                    if (wi == 0.0 || targets[i] < 0) {
+                        continue;
+                    }
+                    switch (normalization) {
+                        case WEIGHTED_MEAN:
+                        case GLOBAL_DENOMINATOR:
+                            scale[i] = wi / denominator;
+                            break;
+                        case SUM:
+                            scale[i] = wi;
+                            break;
+                        default: // SEQUENCE_MEAN
+                            scale[i] = wi / (seqW[row] * seqCount);
+                            break;
+                    }
+                }
+            }
+        }
+        return new TokenPlan(b, n, targets, w, measured, reported, scale, normalization, denominator, seqCount, seqW);
+    }
+
+    LossResult reduce(double[] tokenLoss, boolean[] tokenCorrect, INDArray gradient, String kernelName) {
+        int size = batch * length;
+        ExactSum weighted = new ExactSum();
+        ExactSum weight = new ExactSum();
+        ExactSum prompt = new ExactSum();
+        ExactSum completion = new ExactSum();
+        long pTok = 0;
+        long cTok = 0;
+        long pOk = 0;
+        long cOk = 0;
+        long nonFinite = 0;
+        long weightedTokens = 0;
+        double[] perToken = new double[size];
+        double seqMeanSum = 0.0;
+        for (int row = 0; row < batch; row++) {
+            ExactSum rowWeighted = normalization == Normalization.SEQUENCE_MEAN ? new ExactSum() : null;
+            for (int t = 0; t < length; t++) {
+                int i = row * length + t;
+                if (targets[i] < 0) {
+                    continue;
+                }
+                double l = tokenLoss[i];
+                double wi = weights[i];
+                if (reported[i]) {
+                    perToken[i] = l;
+                }
+                if (wi > 0.0) {
+                    weightedTokens++;
+                    double wl = wi * l;
+                    weighted.add(wl);
+                    weight.add(wi);
+                    if (rowWeighted != null) {
+                        rowWeighted.add(wl);
+                    }
+                    if (!Double.isFinite(l)) {
+                        nonFinite++;
+                    }
+                }
+                if (measured[i] == 1) {
+                    pTok++;
+                    prompt.add(l);
+                    if (tokenCorrect[i]) {
+                        pOk++;
+                    }
+                } else if (measured[i] == 2) {
+                    cTok++;
+                    completion.add(l);
+                    if (tokenCorrect[i]) {
+                        cOk++;
+                    }
+                }
+            }
+            if (rowWeighted != null && sequenceWeight[row] > 0.0) {
+                seqMeanSum += rowWeighted.value() / sequenceWeight[row];
+            }
+        }
+        LossSummary summary = new LossSummary(weighted, weight, prompt, completion, pTok, cTok, pOk, cOk, nonFinite,
+                weightedTokens);
+        double loss;
+        double num = summary.weightedLossSum();
+        switch (normalization) {
+            case WEIGHTED_MEAN:
+            case GLOBAL_DENOMINATOR:
+                loss = denominator == 0.0 ? 0.0 : num / denominator;
+                break;
+            case SUM:
+                loss = num;
+                break;
+            default:
+                loss = sequencesWithWeight == 0 ? 0.0 : seqMeanSum / sequencesWithWeight;
+                break;
+        }
+        return new LossResult(loss, normalization, denominator, summary, perToken, batch, length, gradient,
+                kernelName);
+    }
+}

@@ -1,0 +1,448 @@
+package org.plw4j;
+
+import java.lang.ref.Reference;
+import java.util.Locale;
+import java.util.Objects;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.plw4j.kernel.Backends;
+import org.plw4j.kernel.LossKernel;
+import org.plw4j.kernel.LossProblem;
+import org.plw4j.kernel.ReferenceKernel;
+
+/**
+ * The weighted causal-LM loss of instruction tuning with a prompt loss weight (PLW).
+ *
+ * <p>Every target token {@code t} has a weight {@code w_t}: 1 for completion tokens, {@code PLW} for
+ * prompt tokens, 0 for padding, for a target equal to the ignore index and (under shift) for the last
+ * position. With {@code l_t = logsumexp(z_t) - z_t[y_t]} the loss is, in the default
+ * {@link Normalization#WEIGHTED_MEAN} mode, {@code L = sum(w_t * l_t) / sum(w_t)}; PLW 0 is
+ * completion-only training and PLW 1 the plain full-sequence loss. The prompt and completion losses
+ * and arg-max accuracies are reported apart, computed in the same pass over the logits
+ * (see /shared/SPEC.md for every edge case).
+ *
+ * <pre>{@code
+ * WeightedCausalLMLoss loss = WeightedCausalLMLoss.withDefaults().withPromptLossWeight(0.1);
+ * PromptCompletionMask mask = PromptCompletionMask.ofPromptLengths(promptLens, seqLens, n, Padding.RIGHT);
+ * LossResult r = loss.computeWithGradient(logits, inputIds, mask);   // logits [B, N, V]
+ * double l = r.loss();  INDArray dLdz = r.gradient();
+ * }</pre>
+ *
+ * <p>Instances are immutable and thread-safe: one instance may serve any number of threads, and the
+ * results are bitwise identical to sequential calls. The inputs are never modified, except by
+ * {@link #computeWithGradientInPlace}. Every argument is checked before anything is written; bad input
+ * raises {@link IllegalArgumentException} naming the parameter, the rule, the index and the value.
+ */
+public final class WeightedCausalLMLoss {
+    private static final WeightedCausalLMLoss DEFAULTS = new WeightedCausalLMLoss(1.0, Normalization.WEIGHTED_MEAN,
+            Double.NaN, LogitsLayout.NWC, true, -100, null, 0.0, 0.0, 0.0);
+
+    private final double promptLossWeight;
+    private final Normalization normalization;
+    private final double globalDenominator;
+    private final LogitsLayout layout;
+    private final boolean shift;
+    private final int ignoreIndex;
+    private final LossKernel kernel; // null: Backends.selected() at call time
+    private final double labelSmoothing;
+    private final double zLoss;
+    private final double softCap;
+
+    private WeightedCausalLMLoss(double plw, Normalization normalization, double globalDenominator,
+            LogitsLayout layout, boolean shift, int ignoreIndex, LossKernel kernel, double labelSmoothing,
+            double zLoss, double softCap) {
+        this.labelSmoothing = labelSmoothing;
+        this.zLoss = zLoss;
+        this.softCap = softCap;
+        this.promptLossWeight = plw;
+        this.normalization = normalization;
+        this.globalDenominator = globalDenominator;
+        this.layout = layout;
+        this.shift = shift;
+        this.ignoreIndex = ignoreIndex;
+        this.kernel = kernel;
+    }
+
+    /**
+     * @return PLW 1.0 (plain full-sequence loss), {@link Normalization#WEIGHTED_MEAN}, {@link LogitsLayout#NWC},
+     *         shift on, ignore index -100, the backend chosen by the system property {@code plw4j.backend}
+     */
+    public static WeightedCausalLMLoss withDefaults() {
+        return DEFAULTS;
+    }
+
+    /**
+     * @param plw the weight of prompt tokens, in {@code [0, 1]}: 0 is completion-only, 1 full-sequence
+     * @return a copy with that prompt loss weight
+     * @throws IllegalArgumentException if {@code plw} is NaN, infinite or outside {@code [0, 1]}
+     */
+    public WeightedCausalLMLoss withPromptLossWeight(double plw) {
+        if (!(plw >= 0.0 && plw <= 1.0)) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "promptLossWeight must be a finite number in [0, 1], was %s", plw));
+        }
+        return new WeightedCausalLMLoss(plw, normalization, globalDenominator, layout, shift, ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
+    }
+
+    /**
+     * @param mode WEIGHTED_MEAN, SUM or SEQUENCE_MEAN; for GLOBAL_DENOMINATOR use {@link #withGlobalDenominator}
+     * @return a copy with that normalisation
+     * @throws IllegalArgumentException if {@code mode} is null, or GLOBAL_DENOMINATOR (it needs its value)
+     */
+    public WeightedCausalLMLoss withNormalization(Normalization mode) {
+        if (mode == null) {
+            throw new IllegalArgumentException("normalization must not be null");
+        }
+        if (mode == Normalization.GLOBAL_DENOMINATOR) {
+            if (normalization == Normalization.GLOBAL_DENOMINATOR) {
+                return this;
+            }
+            throw new IllegalArgumentException(
+                    "normalization GLOBAL_DENOMINATOR needs its value: use withGlobalDenominator(d) with d > 0");
+        }
+        return new WeightedCausalLMLoss(promptLossWeight, mode, Double.NaN, layout, shift, ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
+    }
+
+    /**
+     * Divides {@code sum(w*l)} by a caller-given denominator: the total weight of the whole accumulated
+     * step (all micro-batches, all workers), so that gradient accumulation and data parallelism give the
+     * same gradient as one big batch (the lesson of Hugging Face's {@code num_items_in_batch}). Compute
+     * it with {@link PromptCompletionMask} weights or from {@link LossSummary#weightSum()} of a previous pass.
+     *
+     * @param d the denominator, finite and &gt; 0
+     * @return a copy in {@link Normalization#GLOBAL_DENOMINATOR} mode
+     * @throws IllegalArgumentException if {@code d} is not finite or not &gt; 0
+     */
+    public WeightedCausalLMLoss withGlobalDenominator(double d) {
+        if (!(d > 0.0 && d < Double.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "globalDenominator must be finite and > 0, was %s", d));
+        }
+        return new WeightedCausalLMLoss(promptLossWeight, Normalization.GLOBAL_DENOMINATOR, d, layout, shift,
+                ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
+    }
+
+    /**
+     * @param layout NWC ({@code [B, N, V]}) or NCW ({@code [B, V, N]})
+     * @return a copy with that logits layout
+     * @throws IllegalArgumentException if {@code layout} is null
+     */
+    public WeightedCausalLMLoss withLayout(LogitsLayout layout) {
+        if (layout == null) {
+            throw new IllegalArgumentException("layout must not be null");
+        }
+        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
+                ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
+    }
+
+    /**
+     * @param shift true (default): logits at {@code t} predict token {@code t+1}; false: inputs already
+     *              aligned, the target at {@code t} is {@code inputIds[b, t]} (DL4J labels)
+     * @return a copy with that shift
+     */
+    public WeightedCausalLMLoss withShift(boolean shift) {
+        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
+                ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
+    }
+
+    /**
+     * @param ignoreIndex a target id equal to it is ignored whatever its role (default -100, Hugging Face)
+     * @return a copy with that ignore index
+     */
+    public WeightedCausalLMLoss withIgnoreIndex(int ignoreIndex) {
+        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
+                ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
+    }
+
+    /**
+     * @param kernel the kernel to use (e.g. {@link org.plw4j.kernel.ReferenceKernel#INSTANCE} in tests), or
+     *               null for the backend chosen by {@code plw4j.backend}
+     * @return a copy using that kernel
+     */
+    public WeightedCausalLMLoss withKernel(LossKernel kernel) {
+        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
+                ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
+    }
+
+    /**
+     * @param name {@code auto}, {@code cpu}, {@code reference} or {@code cuda}
+     * @return a copy using that backend's kernel
+     * @throws IllegalStateException if the backend is absent or not usable (the message says why)
+     */
+    public WeightedCausalLMLoss withBackend(String name) {
+        return withKernel(Backends.byName(Objects.requireNonNull(name, "name").trim().toLowerCase(Locale.ROOT)));
+    }
+
+    /**
+     * Label smoothing (SPEC section 7, off by default): {@code l = (1-eps)(lse - z[y]) + eps(lse - mean_v z)}.
+     *
+     * @param eps in {@code [0, 1)}; 0 turns it off
+     * @return a copy with label smoothing
+     * @throws IllegalArgumentException if {@code eps} is NaN or outside {@code [0, 1)}
+     */
+    public WeightedCausalLMLoss withLabelSmoothing(double eps) {
+        if (!(eps >= 0.0 && eps < 1.0)) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "labelSmoothing must be in [0, 1), was %s", eps));
+        }
+        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
+                ignoreIndex, kernel, eps, zLoss, softCap);
+    }
+
+    /**
+     * PaLM's auxiliary z-loss (SPEC section 7, off by default): adds {@code lambda * lse^2} to every token loss.
+     *
+     * @param lambda finite and {@code >= 0} (PaLM used 1e-4); 0 turns it off
+     * @return a copy with the z-loss
+     * @throws IllegalArgumentException if {@code lambda} is negative, NaN or infinite
+     */
+    public WeightedCausalLMLoss withZLoss(double lambda) {
+        if (!(lambda >= 0.0 && lambda < Double.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "zLoss must be finite and >= 0, was %s", lambda));
+        }
+        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
+                ignoreIndex, kernel, labelSmoothing, lambda, softCap);
+    }
+
+    /**
+     * Logit soft-capping (Gemma 2; SPEC section 7, off by default): {@code z <- c * tanh(z / c)} before
+     * everything else, the gradient flowing through the cap.
+     *
+     * @param c finite and {@code > 0} (Gemma 2 used 30 for the final logits); 0 turns it off
+     * @return a copy with soft-capping
+     * @throws IllegalArgumentException if {@code c} is negative, NaN or infinite
+     */
+    public WeightedCausalLMLoss withLogitSoftCap(double c) {
+        if (!(c >= 0.0 && c < Double.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "logitSoftCap must be finite and > 0 (or 0 for off), was %s", c));
+        }
+        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
+                ignoreIndex, kernel, labelSmoothing, zLoss, c);
+    }
+
+    /** @return the label smoothing epsilon, 0 when off */
+    public double labelSmoothing() {
+        return labelSmoothing;
+    }
+
+    /** @return the z-loss coefficient, 0 when off */
+    public double zLoss() {
+        return zLoss;
+    }
+
+    /** @return the logit soft-cap, 0 when off */
+    public double logitSoftCap() {
+        return softCap;
+    }
+
+    /** @return the prompt loss weight */
+    public double promptLossWeight() {
+        return promptLossWeight;
+    }
+
+    /** @return the normalisation */
+    public Normalization normalization() {
+        return normalization;
+    }
+
+    /** @return the global denominator, NaN unless the mode is GLOBAL_DENOMINATOR */
+    public double globalDenominator() {
+        return globalDenominator;
+    }
+
+    /** @return the logits layout */
+    public LogitsLayout layout() {
+        return layout;
+    }
+
+    /** @return whether targets are shifted by one */
+    public boolean shift() {
+        return shift;
+    }
+
+    /** @return the ignore index */
+    public int ignoreIndex() {
+        return ignoreIndex;
+    }
+
+    /** @return the kernel in use: the one given, or the one {@code plw4j.backend} selects */
+    public LossKernel kernel() {
+        return kernel != null ? kernel : Backends.selected();
+    }
+
+    /**
+     * Computes the loss and metrics, without the gradient.
+     *
+     * @param logits {@code [B, N, V]} (NWC) or {@code [B, V, N]} (NCW); FLOAT, DOUBLE, HALF or BFLOAT16; any strides
+     * @param inputIds {@code [B, N]} token ids; INT or LONG, or FLOAT/DOUBLE holding integral values
+     * @param mask roles (or explicit weights) of the {@code [B, N]} input positions
+     * @return the result
+     * @throws IllegalArgumentException on a wrong rank, mismatched B or N, an unsupported dtype, a non-integral
+     *                                  id, or a target id outside {@code [0, V)} that is not the ignore index at a
+     *                                  position whose role is not IGNORE (or whose explicit weight is &gt; 0)
+     */
+    public LossResult compute(INDArray logits, INDArray inputIds, PromptCompletionMask mask) {
+        return run(logits, inputIds, mask, Mode.FORWARD);
+    }
+
+    /**
+     * Computes the loss, metrics and the gradient {@code dL/dz}: for WEIGHTED_MEAN
+     * {@code (w_t / sum(w)) * (softmax(z_t) - onehot(y_t))}, scaled by each mode's denominator otherwise;
+     * rows with weight 0 are exactly zero. The gradient is a new array with the logits' shape, layout
+     * (as C-order of that shape) and dtype.
+     *
+     * @param logits as in {@link #compute}
+     * @param inputIds as in {@link #compute}
+     * @param mask as in {@link #compute}
+     * @return the result, with {@link LossResult#gradient()}
+     * @throws IllegalArgumentException as {@link #compute}
+     */
+    public LossResult computeWithGradient(INDArray logits, INDArray inputIds, PromptCompletionMask mask) {
+        return run(logits, inputIds, mask, Mode.GRADIENT);
+    }
+
+    /**
+     * As {@link #computeWithGradient}, but writes the gradient over the logits to save memory, for callers
+     * who no longer need them. {@link LossResult#gradient()} returns the logits array. Nothing is written
+     * when the arguments are rejected.
+     *
+     * @param logits as in {@link #compute}; overwritten with the gradient
+     * @param inputIds as in {@link #compute}
+     * @param mask as in {@link #compute}
+     * @return the result
+     * @throws IllegalArgumentException as {@link #compute}, or if the logits view has overlapping elements
+     *                                  (a zero stride on a dimension of size &gt; 1)
+     */
+    public LossResult computeWithGradientInPlace(INDArray logits, INDArray inputIds, PromptCompletionMask mask) {
+        return run(logits, inputIds, mask, Mode.IN_PLACE);
+    }
+
+    private enum Mode {
+        FORWARD, GRADIENT, IN_PLACE
+    }
+
+    private LossResult run(INDArray logits, INDArray inputIds, PromptCompletionMask mask, Mode mode) {
+        if (logits == null) {
+            throw new IllegalArgumentException("logits must not be null");
+        }
+        if (inputIds == null) {
+            throw new IllegalArgumentException("inputIds must not be null");
+        }
+        if (mask == null) {
+            throw new IllegalArgumentException("mask must not be null");
+        }
+        if (logits.rank() != 3) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "logits must have rank 3 (%s), had rank %d with shape %s",
+                    layout == LogitsLayout.NWC ? "[B, N, V]" : "[B, V, N]", logits.rank(), Nd4jArrays.shape(logits)));
+        }
+        Nd4jArrays.elementType(logits, "logits");
+        long[] shape = logits.shape();
+        long bL = shape[0];
+        long nL = layout == LogitsLayout.NWC ? shape[1] : shape[2];
+        long vL = layout == LogitsLayout.NWC ? shape[2] : shape[1];
+        if (bL < 1 || nL < 1 || vL < 1) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "logits must have B, N and V >= 1, had shape %s (layout %s)", Nd4jArrays.shape(logits), layout));
+        }
+        if (bL * nL > Integer.MAX_VALUE - 8 || vL > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "logits must have B*N and V below 2^31, had shape %s", Nd4jArrays.shape(logits)));
+        }
+        if (inputIds.rank() != 2) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "inputIds must have rank 2 [B, N], had rank %d with shape %s", inputIds.rank(),
+                    Nd4jArrays.shape(inputIds)));
+        }
+        if (inputIds.size(0) != bL || inputIds.size(1) != nL) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "inputIds must have shape [B, N] = [%d, %d] to match logits %s (layout %s), was %s", bL, nL,
+                    Nd4jArrays.shape(logits), layout, Nd4jArrays.shape(inputIds)));
+        }
+        if (mask.batchSize() != bL || mask.sequenceLength() != nL) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "mask must have shape [B, N] = [%d, %d] to match logits %s (layout %s), was [%d, %d]", bL, nL,
+                    Nd4jArrays.shape(logits), layout, mask.batchSize(), mask.sequenceLength()));
+        }
+        if (mode == Mode.IN_PLACE) {
+            long[] st = logits.stride();
+            for (int k = 0; k < 3; k++) {
+                if (shape[k] > 1 && st[k] == 0) {
+                    throw new IllegalArgumentException(String.format(Locale.ROOT,
+                            "logits must not have overlapping elements for an in-place gradient, dimension %d has"
+                                    + " size %d and stride 0", k, shape[k]));
+                }
+            }
+        }
+        final int b = (int) bL;
+        final int n = (int) nL;
+        final int v = (int) vL;
+        long[] ids = Nd4jArrays.integral(inputIds, "inputIds");
+        TokenPlan plan = TokenPlan.build(ids, mask, b, n, v, promptLossWeight, shift, ignoreIndex, normalization,
+                globalDenominator, mode != Mode.FORWARD, inputIds.shape());
+
+        LossKernel k = kernel();
+        boolean extensions = labelSmoothing != 0.0 || zLoss != 0.0 || softCap != 0.0;
+        if (extensions && !k.supportsExtensions()) {
+            k = ReferenceKernel.INSTANCE; // correct everywhere; fast kernels opt in
+        }
+        Nd4jArrays.View lv = Nd4jArrays.view(logits, "logits");
+        long sB = lv.strides[0];
+        long sT = layout == LogitsLayout.NWC ? lv.strides[1] : lv.strides[2];
+        long sV = layout == LogitsLayout.NWC ? lv.strides[2] : lv.strides[1];
+        LossProblem.Builder pb = LossProblem.builder().shape(b, n, v).targets(plan.targets)
+                .logits(lv.memory, 0, sB, sT, sV).extensions(labelSmoothing, zLoss, softCap);
+        INDArray gradient = null;
+        if (mode == Mode.GRADIENT) {
+            gradient = Nd4j.createUninitialized(logits.dataType(), shape, 'c');
+            Nd4jArrays.View gv = Nd4jArrays.view(gradient, "gradient");
+            long gB = gv.strides[0];
+            long gT = layout == LogitsLayout.NWC ? gv.strides[1] : gv.strides[2];
+            long gV = layout == LogitsLayout.NWC ? gv.strides[2] : gv.strides[1];
+            pb.gradient(plan.gradScale, gv.memory, 0, gB, gT, gV);
+        } else if (mode == Mode.IN_PLACE) {
+            gradient = logits;
+            pb.gradient(plan.gradScale, lv.memory, 0, sB, sT, sV);
+        }
+        double[] tokenLoss = new double[b * n];
+        boolean[] tokenCorrect = new boolean[b * n];
+        try {
+            k.run(pb.build(), tokenLoss, tokenCorrect);
+        } finally {
+            // the kernel reads native memory through raw addresses: keep the owners alive until it is done
+            Reference.reachabilityFence(logits);
+            Reference.reachabilityFence(gradient);
+        }
+        return plan.reduce(tokenLoss, tokenCorrect, gradient, k.name());
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (!(o instanceof WeightedCausalLMLoss)) {
+            return false;
+        }
+        WeightedCausalLMLoss x = (WeightedCausalLMLoss) o;
+        return Double.compare(promptLossWeight, x.promptLossWeight) == 0 && normalization == x.normalization
+                && Double.compare(globalDenominator, x.globalDenominator) == 0 && layout == x.layout
+                && shift == x.shift && ignoreIndex == x.ignoreIndex && Objects.equals(kernel, x.kernel)
+                && Double.compare(labelSmoothing, x.labelSmoothing) == 0 && Double.compare(zLoss, x.zLoss) == 0
+                && Double.compare(softCap, x.softCap) == 0;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(promptLossWeight, normalization, globalDenominator, layout, shift, ignoreIndex, kernel,
+                labelSmoothing, zLoss, softCap);
+    }
+
+    @Override
+    public String toString() {
+        return String.format(Locale.ROOT,
+                "WeightedCausalLMLoss[plw=%s, normalization=%s%s, layout=%s, shift=%s, ignoreIndex=%d, kernel=%s]",
+                promptLossWeight, normalization,
+                normalization == Normalization.GLOBAL_DENOMINATOR ? "(" + globalDenominator + ")" : "", layout, shift,
+                ignoreIndex, kernel == null ? System.getProperty(Backends.PROPERTY, "auto") : kernel.name());
+    }
+}
