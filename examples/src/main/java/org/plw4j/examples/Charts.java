@@ -1,6 +1,5 @@
 package org.plw4j.examples;
 
-import java.awt.BasicStroke;
 import java.awt.Color;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -9,7 +8,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import org.knowm.xchart.AnnotationLine;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.BitmapEncoder.BitmapFormat;
 import org.knowm.xchart.XYChart;
@@ -60,30 +58,26 @@ final class Charts {
         s.setMarker(SeriesMarkers.NONE);
         s.setFillColor(new Color(0x1f, 0x77, 0xb4, 0x80));
         s.setLineColor(new Color(0x1f77b4));
-        addVertical(chart, summary.median(), new Color(0xd62728));
-        addVertical(chart, summary.geometricMean(), new Color(0x2ca02c));
-        // Legend entries for the two annotation lines.
-        addLegendOnly(chart, String.format(Locale.ROOT, "median %.3g", summary.median()), new Color(0xd62728));
-        addLegendOnly(chart, String.format(Locale.ROOT, "geometric mean %.3g", summary.geometricMean()),
-                new Color(0x2ca02c));
+        double top = 0;
+        for (long c : counts) {
+            top = Math.max(top, c);
+        }
+        addVertical(chart, String.format(Locale.ROOT, "median %.3g", summary.median()), summary.median(), top,
+                new Color(0xd62728));
+        addVertical(chart, String.format(Locale.ROOT, "geometric mean %.3g", summary.geometricMean()),
+                summary.geometricMean(), top, new Color(0x2ca02c));
         save(chart, png);
     }
 
-    private static void addVertical(XYChart chart, double value, Color color) {
-        if (Double.isFinite(value) && value > 0) {
-            AnnotationLine line = new AnnotationLine(value, true, false);
-            line.setColor(color);
-            line.setStroke(new BasicStroke(2f));
-            chart.addAnnotation(line);
+    /** A vertical line at {@code x = value} drawn as a two-point series, so that it has a legend entry. */
+    private static void addVertical(XYChart chart, String name, double value, double top, Color color) {
+        if (Double.isFinite(value) && value > 0 && top > 0) {
+            XYSeries s = chart.addSeries(name, new double[] {value, value}, new double[] {0, top});
+            s.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
+            s.setMarker(SeriesMarkers.NONE);
+            s.setLineColor(color);
+            s.setLineWidth(2f);
         }
-    }
-
-    private static void addLegendOnly(XYChart chart, String name, Color color) {
-        XYSeries s = chart.addSeries(name, new double[] {Double.NaN}, new double[] {Double.NaN});
-        s.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
-        s.setMarker(SeriesMarkers.NONE);
-        s.setLineColor(color);
-        s.setShowInLegend(true);
     }
 
     /**

@@ -14,7 +14,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -26,6 +25,7 @@ import java.util.regex.Pattern;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
 import org.plw4j.GenerationRatio;
 import org.plw4j.RgSummary;
 import picocli.CommandLine;
@@ -45,8 +45,9 @@ import picocli.CommandLine.Spec;
  * ({@code --prompt-field}, {@code --completion-field}), from templates over the fields
  * ({@code --prompt-template "{instruction}\n\n{input}"}), or from a chat array ({@code --messages}).
  * A line that is not a JSON object or lacks a field is reported with its line number and counted,
- * and the run goes on. Memory: one line at a time plus two {@code int} token counts per example
- * (8 bytes), kept for the exact quantiles and the histogram; 10 million examples take about 80 MB.
+ * and the run goes on. Memory: one line at a time, plus one {@code double} per example (8 bytes, kept
+ * by {@link RgSummary.Builder} for the exact quantiles; about 80 MB for 10 million examples, twice
+ * that for a moment at the end while the values are sorted) and a few counters.
  *
  * <pre>
  * java -cp ... org.plw4j.examples.RgReport data.jsonl --prompt-field prompt --completion-field completion
@@ -193,9 +194,8 @@ public final class RgReport implements Callable<Integer> {
             tokenizerName = counter.description();
             scan(counter, source, counts, errors, err);
         }
-        RgSummary summary = GenerationRatio.summarize(counts.prompt.toArray(), counts.completion.toArray());
-        double[] rg = definedRatios(counts);
-        Histogram hist = Histogram.of(rg);
+        RgSummary summary = counts.rg.build();
+        Histogram hist = Histogram.of(summary.values());
         if (json) {
             printJson(out, tokenizerName, counts, errors, summary, hist);
         } else {
@@ -219,7 +219,8 @@ public final class RgReport implements Callable<Integer> {
         InputStream stream = noProgress ? raw : ProgressBar.wrap(raw, new ProgressBarBuilder()
                 .setTaskName("Rg " + input.getFileName())
                 .setInitialMax(size)
-                .setUnit(" MiB", 1L << 20)
+                .setUnit(size >= 64L << 20 ? " MiB" : " KiB", size >= 64L << 20 ? 1L << 20 : 1L << 10)
+                .setStyle(System.console() != null ? ProgressBarStyle.COLORFUL_UNICODE_BLOCK : ProgressBarStyle.ASCII)
                 .setUpdateIntervalMillis(250)
                 .setConsumer(new ConsoleProgressBarConsumer(System.err))
                 .clearDisplayOnFinish());
@@ -242,8 +243,7 @@ public final class RgReport implements Callable<Integer> {
                         String[] texts = new String[2];
                         problem = source.extract(node, texts);
                         if (problem == null) {
-                            counts.prompt.add(counter.count(texts[0]));
-                            counts.completion.add(counter.count(texts[1]));
+                            counts.add(counter.count(texts[0]), counter.count(texts[1]));
                             continue;
                         }
                     }
@@ -261,24 +261,10 @@ public final class RgReport implements Callable<Integer> {
         err.flush();
     }
 
-    private static double[] definedRatios(Counts counts) {
-        int n = counts.prompt.size();
-        double[] rg = new double[n];
-        int k = 0;
-        for (int i = 0; i < n; i++) {
-            int p = counts.prompt.get(i);
-            int c = counts.completion.get(i);
-            if (p > 0 && c > 0) {
-                rg[k++] = (double) c / p;
-            }
-        }
-        return Arrays.copyOf(rg, k);
-    }
-
     private void printTable(PrintWriter out, String tokenizerName, Counts counts, List<String> errors, RgSummary s) {
         out.printf(Locale.ROOT, "Rg = completion tokens / prompt tokens: %s (%s)%n", input, tokenizerName);
         row(out, "lines read", String.format(Locale.ROOT, "%,d", counts.lines));
-        row(out, "examples", String.format(Locale.ROOT, "%,d", counts.prompt.size()));
+        row(out, "examples", String.format(Locale.ROOT, "%,d", counts.examples));
         row(out, "malformed lines", String.format(Locale.ROOT, "%,d%s", counts.malformed,
                 counts.malformed > errors.size() ? " (first " + errors.size() + " shown on stderr)" : ""));
         row(out, "blank lines", String.format(Locale.ROOT, "%,d", counts.blank));
@@ -290,6 +276,8 @@ public final class RgReport implements Callable<Integer> {
         row(out, "trimmed mean Rg (0.25 %)", fmt(s.trimmedMean()));
         row(out, "geometric mean Rg", fmt(s.geometricMean()));
         row(out, "median Rg", fmt(s.median()));
+        row(out, "quartiles Rg (Q1, Q3)", fmt(s.firstQuartile()) + ", " + fmt(s.thirdQuartile()));
+        row(out, "min, max Rg", fmt(s.min()) + ", " + fmt(s.max()));
         row(out, "share Rg > 1", Double.isNaN(s.shareAboveOne()) ? "n/a"
                 : String.format(Locale.ROOT, "%.2f %%", 100 * s.shareAboveOne()));
     }
@@ -312,7 +300,7 @@ public final class RgReport implements Callable<Integer> {
         m.put("file", input.toString());
         m.put("tokenizer", tokenizerName);
         m.put("lines", counts.lines);
-        m.put("examples", counts.prompt.size());
+        m.put("examples", counts.examples);
         m.put("malformedLines", counts.malformed);
         m.put("blankLines", counts.blank);
         m.put("count", s.count());
@@ -323,7 +311,14 @@ public final class RgReport implements Callable<Integer> {
         m.put("trimmedMean", finite(s.trimmedMean()));
         m.put("geometricMean", finite(s.geometricMean()));
         m.put("median", finite(s.median()));
+        m.put("firstQuartile", finite(s.firstQuartile()));
+        m.put("thirdQuartile", finite(s.thirdQuartile()));
+        m.put("min", finite(s.min()));
+        m.put("max", finite(s.max()));
         m.put("shareAboveOne", finite(s.shareAboveOne()));
+        Map<String, Long> decades = new LinkedHashMap<>();
+        s.histogram().forEach((k, v) -> decades.put(String.format(Locale.ROOT, "1e%d", k), v));
+        m.put("histogramPowersOfTen", decades);
         Map<String, Object> h = new LinkedHashMap<>();
         h.put("binsPerDecade", BINS_PER_DECADE);
         h.put("edges", hist.edges());
@@ -477,56 +472,29 @@ public final class RgReport implements Callable<Integer> {
         }
     }
 
-    /** Token counts per example, two ints each. */
+    /** Running counts; the Rg values themselves go to the summary builder. */
     private static final class Counts {
-        final IntList prompt = new IntList();
-        final IntList completion = new IntList();
+        final RgSummary.Builder rg = GenerationRatio.builder();
         long lines;
         long blank;
         long malformed;
+        long examples;
+        long promptTokens;
+        long completionTokens;
+
+        void add(int prompt, int completion) {
+            rg.add(prompt, completion);
+            examples++;
+            promptTokens += prompt;
+            completionTokens += completion;
+        }
 
         double meanPrompt() {
-            return mean(prompt);
+            return examples == 0 ? Double.NaN : (double) promptTokens / examples;
         }
 
         double meanCompletion() {
-            return mean(completion);
-        }
-
-        private static double mean(IntList l) {
-            if (l.size() == 0) {
-                return Double.NaN;
-            }
-            double s = 0;
-            for (int i = 0; i < l.size(); i++) {
-                s += l.get(i);
-            }
-            return s / l.size();
-        }
-    }
-
-    /** A growable int array (no boxing: 4 bytes per value). */
-    private static final class IntList {
-        private int[] data = new int[1024];
-        private int size;
-
-        void add(int v) {
-            if (size == data.length) {
-                data = Arrays.copyOf(data, Math.max(16, data.length + (data.length >> 1)));
-            }
-            data[size++] = v;
-        }
-
-        int get(int i) {
-            return data[i];
-        }
-
-        int size() {
-            return size;
-        }
-
-        int[] toArray() {
-            return Arrays.copyOf(data, size);
+            return examples == 0 ? Double.NaN : (double) completionTokens / examples;
         }
     }
 
@@ -540,6 +508,7 @@ public final class RgReport implements Callable<Integer> {
             this.counts = counts;
         }
 
+        /** @param rg positive ratios */
         static Histogram of(double[] rg) {
             if (rg.length == 0) {
                 return new Histogram(new double[0], new long[0]);
