@@ -98,7 +98,9 @@ final class Charts {
                     .title(p == 0 ? title + ": " + panels.get(p) : panels.get(p))
                     .xAxisTitle("epoch").yAxisTitle(panels.get(p)).build();
             chart.getStyler().setChartBackgroundColor(Color.WHITE);
-            chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+            chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
+            chart.getStyler().setLegendLayout(Styler.LegendLayout.Horizontal);
+            chart.getStyler().setYAxisDecimalPattern("0.00");
             chart.getStyler().setChartTitleFont(chart.getStyler().getChartTitleFont().deriveFont(13f));
             chart.getStyler().setXAxisDecimalPattern("0");
             for (int k = 0; k < labels.size(); k++) {
