@@ -84,10 +84,11 @@ final class Charts {
      * The experiment's curves: one panel per metric, one line per PLW, x = epoch.
      *
      * @param panels metric titles
+     * @param logY per panel, whether its y axis is logarithmic (all values must then be positive)
      * @param series per PLW label: per panel, the values per epoch (NaN = missing)
      */
-    static void experimentCurves(String title, List<String> panels, List<String> labels, double[][][] series,
-            int[] epochs, Path png) throws IOException {
+    static void experimentCurves(String title, List<String> panels, boolean[] logY, List<String> labels,
+            double[][][] series, int[] epochs, Path png) throws IOException {
         List<XYChart> charts = new ArrayList<>();
         double[] x = new double[epochs.length];
         for (int i = 0; i < x.length; i++) {
@@ -96,11 +97,12 @@ final class Charts {
         for (int p = 0; p < panels.size(); p++) {
             XYChart chart = new XYChartBuilder().width(560).height(400)
                     .title(p == 0 ? title + ": " + panels.get(p) : panels.get(p))
-                    .xAxisTitle("epoch").yAxisTitle(panels.get(p)).build();
+                    .xAxisTitle("epoch").yAxisTitle(panels.get(p) + (logY[p] ? " (log scale)" : "")).build();
             chart.getStyler().setChartBackgroundColor(Color.WHITE);
             chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
             chart.getStyler().setLegendLayout(Styler.LegendLayout.Horizontal);
             chart.getStyler().setYAxisDecimalPattern("0.00");
+            chart.getStyler().setYAxisLogarithmic(logY[p]);
             chart.getStyler().setChartTitleFont(chart.getStyler().getChartTitleFont().deriveFont(13f));
             chart.getStyler().setXAxisDecimalPattern("0");
             for (int k = 0; k < labels.size(); k++) {
