@@ -61,6 +61,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Usage: {@code LossKernel k = FusedCpuKernel.withParallelism(4); k.run(problem, loss, correct);}
  *
+ * <p>Problems using the optional extensions of SPEC section 7 ({@link LossProblem#hasExtensions()}) are
+ * delegated to {@link ReferenceKernel} ({@link #supportsExtensions()} is false).
+ *
  * <p>In-place gradients: the gradient may be the logits memory with the same offset and strides
  * ({@link LossProblem#inPlace()}); any other gradient must not overlap the logits.
  */
@@ -146,6 +149,10 @@ public final class FusedCpuKernel implements LossKernel {
     public void run(LossProblem p, double[] tokenLoss, boolean[] tokenCorrect) {
         final int positions = p.positions();
         if (positions == 0) {
+            return;
+        }
+        if (p.hasExtensions()) {
+            ReferenceKernel.INSTANCE.run(p, tokenLoss, tokenCorrect); // SPEC section 7 lives in the reference only
             return;
         }
         final int vN = p.vocab();
