@@ -30,7 +30,7 @@ import org.plw4j.WeightedCausalLMLoss;
  * <p><b>Loss.</b> {@link #computeScore} returns plw4j's {@code WEIGHTED_MEAN} over all the tokens it is
  * given, {@code L = sum(w * l) / sum(w)} with {@code l = logsumexp(z) - z[y]}, {@code w} = 1 for completion,
  * PLW for prompt, 0 for ignored targets (0 with a zero gradient when every target is ignored), computed by
- * {@link WeightedCausalLMLoss} on the pre-output in place (the kernel reads the logits once; the only
+ * {@link WeightedCausalLMLoss} on the pre-output in place (no copy of the logits; the only
  * {@code [mb*T, V]} array created is the gradient that DL4J asks for). The {@code average} flag is ignored:
  * the loss is already normalised by the weight sum. {@link #computeGradient} returns {@code dL/dz}.
  *
@@ -45,6 +45,15 @@ import org.plw4j.WeightedCausalLMLoss;
  * so training works, as with a learning rate divided by {@code mb}). Use {@code RnnOutputLayer} or
  * {@code OutputLayer}: {@code RnnLossLayer} and {@code LossLayer} divide their score by {@code mb} whatever
  * the flag, and {@code RnnLossLayer} with {@code NWC} scores the input in place of the labels in 1.0.0-M2.1.
+ * One side effect of {@code miniBatch(false)} in 1.0.0-M2.1: {@code MultiLayerNetwork.getInputMiniBatchSize()}
+ * then returns 1, which it hands to input preprocessors, so a {@code MultiLayerNetwork} that needs a
+ * {@code FeedForwardToRnnPreProcessor} (e.g. a {@code DenseLayer} between recurrent layers) fails with a
+ * sequence-length mismatch; keep the layers recurrent-shaped ({@code EmbeddingSequenceLayer}, {@code LSTM},
+ * attention layers) or use a {@code ComputationGraph}, whose preprocessors see the real minibatch size.
+ *
+ * <p><b>Set the output layer's {@code dataFormat}</b> ({@code RNNFormat.NCW} or {@code NWC}) or the network's
+ * input type: otherwise, in 1.0.0-M2.1, {@code RnnOutputLayer}'s format is null and its sequence-length check
+ * compares axis 1 (the channels), which fails for 2-channel labels.
  *
  * <p><b>Labels mask.</b> A per-time-step labels mask ({@code [mb, T]}, DL4J flattens it to {@code [mb*T, 1]})
  * may only hold 0 or 1: 0 makes the target IGNORE. A fractional mask is rejected, because DL4J multiplies the
@@ -60,9 +69,10 @@ import org.plw4j.WeightedCausalLMLoss;
  *         .miniBatch(false)                       // net.score() = the weighted mean over tokens
  *         .updater(new Adam(1e-3))
  *         .list()
+ *         .layer(new EmbeddingSequenceLayer.Builder().nIn(vocab).nOut(embed).build())
  *         .layer(new LSTM.Builder().nIn(embed).nOut(hidden).build())
  *         .layer(new RnnOutputLayer.Builder(new LossWeightedCausalLM(0.1))
- *                 .activation(Activation.IDENTITY).nIn(hidden).nOut(vocab).build())
+ *                 .activation(Activation.IDENTITY).nIn(hidden).nOut(vocab).dataFormat(RNNFormat.NCW).build())
  *         .build();
  * }</pre>
  *
