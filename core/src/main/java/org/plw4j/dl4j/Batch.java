@@ -64,7 +64,7 @@ final class Batch {
         int rows = (int) rowsL;
         int vocab = (int) vocabL;
         DataType ldt = labels.dataType();
-        long exactIntegers = ldt == DataType.HALF ? 2048 : ldt == DataType.BFLOAT16 ? 256 : Long.MAX_VALUE;
+        long exactIntegers = ldt == DataType.FLOAT16 ? 2048 : ldt == DataType.BFLOAT16 ? 256 : Long.MAX_VALUE;
         if (vocab - 1L > exactIntegers) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "labels of dtype %s hold integers exactly only up to %d, too few for token ids up to V-1 = %d;"

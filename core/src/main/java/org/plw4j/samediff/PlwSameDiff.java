@@ -27,8 +27,8 @@ import org.plw4j.TokenRole;
  * <pre>{@code
  * SameDiff sd = SameDiff.create();
  * SDVariable logits = sd.placeHolder("logits", DataType.FLOAT, -1, -1, vocab);   // [B, N, V]
- * SDVariable ids = sd.placeHolder("ids", DataType.INT, -1, -1);                   // [B, N] next-token ids
- * SDVariable roles = sd.placeHolder("roles", DataType.INT, -1, -1);               // [B, N] 0/1/2
+ * SDVariable ids = sd.placeHolder("ids", DataType.INT32, -1, -1);                   // [B, N] next-token ids
+ * SDVariable roles = sd.placeHolder("roles", DataType.INT32, -1, -1);               // [B, N] 0/1/2
  * SDVariable loss = PlwSameDiff.weightedCausalLMLoss(sd, logits, ids, roles, 0.1);
  * }</pre>
  *

@@ -120,6 +120,18 @@ class LossWeightedCausalLMTest {
         assertEquals(copy, pre2d);
     }
 
+    /** The pre-output reaches the kernel as a view: no [mb*T, V] copy, in C and in F order. */
+    @Test
+    void logitsAreAViewOfThePreOutput() {
+        INDArray labels2d = flat(labelsNcw(IDS, ROLES, DataType.DOUBLE));
+        for (char order : new char[] {'c', 'f'}) {
+            INDArray pre2d = flat(logitsNcw(9, DataType.DOUBLE)).dup(order);
+            Batch in = Batch.of(labels2d, pre2d, IDENTITY, null, -100);
+            assertEquals(pre2d.data().address(), in.logits.data().address(), "order " + order);
+            assertArrayEquals(new long[] {1, MB * T, V}, in.logits.shape());
+        }
+    }
+
     /** Any layout of the pre-output (C or F order, as DL4J produces both) and FLOAT dtype. */
     @Test
     void floatAndFortranOrderPreOutput() {

@@ -216,13 +216,13 @@ class PlwSameDiffTest {
     void rejectsBadArguments() {
         SameDiff sd = SameDiff.create();
         SDVariable z = sd.var("z", DataType.DOUBLE, 2, 3, 4);
-        SDVariable y = sd.constant(Nd4j.zeros(DataType.INT, 2, 3));
-        SDVariable r = sd.constant(Nd4j.zeros(DataType.INT, 2, 3));
+        SDVariable y = sd.constant(Nd4j.zeros(DataType.INT32, 2, 3));
+        SDVariable r = sd.constant(Nd4j.zeros(DataType.INT32, 2, 3));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> PlwSameDiff.weightedCausalLMLoss(sd, z, y, r, Double.NaN));
         assertTrue(e.getMessage().contains("promptLossWeight") && e.getMessage().contains("NaN"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> PlwSameDiff.weightedCausalLMLoss(sd, z, y, r, 1.5));
-        SDVariable ints = sd.constant(Nd4j.zeros(DataType.INT, 2, 3, 4));
+        SDVariable ints = sd.constant(Nd4j.zeros(DataType.INT32, 2, 3, 4));
         e = assertThrows(IllegalArgumentException.class, () -> PlwSameDiff.weightedCausalLMLoss(sd, ints, y, r, 1));
         assertTrue(e.getMessage().contains("floating-point"), e.getMessage());
         SDVariable rank2 = sd.var("z2", DataType.DOUBLE, 2, 3);
@@ -240,8 +240,8 @@ class PlwSameDiffTest {
         double[][][] z = randomLogits(11);
         SameDiff sd = SameDiff.create();
         SDVariable logits = sd.placeHolder("logits", DataType.DOUBLE, -1, -1, V);
-        SDVariable ids = sd.placeHolder("ids", DataType.INT, -1, -1);
-        SDVariable roles = sd.placeHolder("roles", DataType.INT, -1, -1);
+        SDVariable ids = sd.placeHolder("ids", DataType.INT32, -1, -1);
+        SDVariable roles = sd.placeHolder("roles", DataType.INT32, -1, -1);
         SDVariable loss = PlwSameDiff.weightedCausalLMLoss(sd, logits, ids, roles, 0.1);
         Map<String, INDArray> feed = Map.of("logits", Nd4j.create(z), "ids", Nd4j.createFromArray(IDS),
                 "roles", Nd4j.createFromArray(ROLES));
