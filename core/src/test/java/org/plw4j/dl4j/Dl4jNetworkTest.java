@@ -51,10 +51,11 @@ class Dl4jNetworkTest {
     private static final int N_IN = 2;
     private static final int HIDDEN = 3;
     /**
-     * Parameters checked per parameter array (GradientCheckUtil's subset mode, evenly spaced): every bias and
-     * most output weights, a sample of the LSTM's; one DL4J forward pass costs tens of ms on a shared CPU.
+     * GradientCheckUtil's subset mode checks every (n / MAX_PER_PARAM)-th element of a parameter array, but
+     * only the first element of an array shorter than MAX_PER_PARAM; 5 = V checks every output bias, a third
+     * of the output weights and 6 of each LSTM array (28 of 92), as one DL4J forward pass costs tens of ms here.
      */
-    private static final int MAX_PER_PARAM = 8;
+    private static final int MAX_PER_PARAM = 5;
     private static final int V = 5;
     private static final int MB = 3;
     private static final int T = 4;
@@ -131,24 +132,19 @@ class Dl4jNetworkTest {
                 .compute(output, Nd4j.createFromArray(ids), PromptCompletionMask.ofRoles(roles)).loss();
     }
 
+    /**
+     * PLW 1, 0.1 and 0 on both formats, and once with DL4J's default miniBatch(true), where DL4J divides
+     * score and gradient by mb: still consistent with each other.
+     */
     @ParameterizedTest
-    @CsvSource({"1.0,NCW", "0.1,NCW", "0.0,NWC", "0.1,NWC"})
-    void gradientCheckMultiLayerNetwork(double plw, RNNFormat format) {
-        MultiLayerNetwork net = mln(plw, format, false, new NoOp());
+    @CsvSource({"1.0,NCW,false", "0.1,NWC,false", "0.0,NWC,false", "0.1,NCW,true"})
+    void gradientCheckMultiLayerNetwork(double plw, RNNFormat format, boolean miniBatch) {
+        MultiLayerNetwork net = mln(plw, format, miniBatch, new NoOp());
         boolean ok = GradientCheckUtil.checkGradients(new GradientCheckUtil.MLNConfig().net(net)
                 .input(features(MB, T, format, 1)).labels(labels(IDS, ROLES, format))
                 .epsilon(1e-6).maxRelError(1e-5).minAbsoluteError(1e-8).subset(true).maxPerParam(MAX_PER_PARAM)
                 .print(GradientCheckUtil.PrintMode.FAILURES_ONLY));
-        assertTrue(ok, "DL4J gradient check, PLW " + plw + ", " + format);
-    }
-
-    /** With the default miniBatch(true) DL4J divides score and gradient by mb: still consistent. */
-    @Test
-    void gradientCheckWithDefaultMiniBatch() {
-        MultiLayerNetwork net = mln(0.1, RNNFormat.NCW, true, new NoOp());
-        assertTrue(GradientCheckUtil.checkGradients(new GradientCheckUtil.MLNConfig().net(net)
-                .input(features(MB, T, RNNFormat.NCW, 2)).labels(labels(IDS, ROLES, RNNFormat.NCW))
-                .epsilon(1e-6).maxRelError(1e-5).minAbsoluteError(1e-8).subset(true).maxPerParam(MAX_PER_PARAM)));
+        assertTrue(ok, "DL4J gradient check, PLW " + plw + ", " + format + ", miniBatch " + miniBatch);
     }
 
     /**
@@ -264,15 +260,15 @@ class Dl4jNetworkTest {
 
     /**
      * The class Javadoc's network (EmbeddingSequenceLayer, LSTM, RnnOutputLayer, miniBatch(false)) trains:
-     * 60 Adam steps on one fixed batch of a 7-token vocabulary bring the score below a third of its start
-     * (memorising 3 x 6 next tokens; measured about 1.9 to below 0.1, so the bound has a wide margin), and the
-     * score stays the weighted mean of the output.
+     * 20 Adam steps (lr 0.1) on one fixed batch of a 7-token vocabulary bring the score below a third of its
+     * start (memorising 3 x 6 next tokens; measured 1.91 to 0.19 with this seed, so the bound has a wide
+     * margin), and the score stays the weighted mean of the output.
      */
     @Test
     void languageModelFromTheJavadocTrains() {
         int vocab = 7;
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(7).dataType(DataType.DOUBLE)
-                .miniBatch(false).updater(new Adam(0.05)).list()
+                .miniBatch(false).updater(new Adam(0.1)).list()
                 .layer(new EmbeddingSequenceLayer.Builder().nIn(vocab).nOut(6).build())
                 .layer(new LSTM.Builder().nIn(6).nOut(12).activation(Activation.TANH).build())
                 .layer(new RnnOutputLayer.Builder(new LossWeightedCausalLM(0.1)).activation(Activation.IDENTITY)
@@ -294,7 +290,7 @@ class Dl4jNetworkTest {
         INDArray x = Nd4j.createFromArray(inputs).castTo(DataType.DOUBLE);
         DataSet ds = new DataSet(x, labels(targets, roles, RNNFormat.NCW));
         double start = net.score(ds);
-        for (int i = 0; i < 60; i++) {
+        for (int i = 0; i < 20; i++) {
             net.fit(ds);
         }
         double end = net.score(ds);
