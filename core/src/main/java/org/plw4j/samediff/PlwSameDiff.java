@@ -6,6 +6,7 @@ import java.util.Objects;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.factory.Nd4j;
 import org.plw4j.LogitsLayout;
 import org.plw4j.TokenRole;
 
@@ -16,7 +17,7 @@ import org.plw4j.TokenRole;
  * position {@code t} predict {@code y[b,t]}, whose role is {@code r[b,t]}; no shift is applied) it builds
  * <pre>
  *   lp      = logSoftmax(z) over the vocabulary axis
- *   l[b,t]  = - sum_v onehot(y[b,t])[v] * lp[b,t,v]                 (per-token cross-entropy)
+ *   l[b,t]  = - sum_v [y[b,t] == v] * lp[b,t,v]                     (per-token cross-entropy)
  *   w[b,t]  = [r == COMPLETION] + PLW * [r == PROMPT], times [y != ignoreIndex]
  *   S       = sum w,   L = sum(w * l) / (S + [S == 0])
  * </pre>
@@ -26,10 +27,11 @@ import org.plw4j.TokenRole;
  *
  * <pre>{@code
  * SameDiff sd = SameDiff.create();
- * SDVariable logits = sd.placeHolder("logits", DataType.FLOAT, -1, -1, vocab);   // [B, N, V]
- * SDVariable ids = sd.placeHolder("ids", DataType.INT32, -1, -1);                   // [B, N] next-token ids
- * SDVariable roles = sd.placeHolder("roles", DataType.INT32, -1, -1);               // [B, N] 0/1/2
+ * SDVariable logits = sd.placeHolder("logits", DataType.FLOAT, -1, -1, vocab); // [B, N, V]
+ * SDVariable ids = sd.placeHolder("ids", DataType.INT32, -1, -1);               // [B, N] next-token ids
+ * SDVariable roles = sd.placeHolder("roles", DataType.INT32, -1, -1);           // [B, N] 0/1/2
  * SDVariable loss = PlwSameDiff.weightedCausalLMLoss(sd, logits, ids, roles, 0.1);
+ * Map<String, INDArray> grads = sd.calculateGradients(feed, "logits");           // or sd.fit(...)
  * }</pre>
  *
  * <h2>Why not {@code sd.loss.sparseSoftmaxCrossEntropy}</h2>
@@ -37,8 +39,9 @@ import org.plw4j.TokenRole;
  * gradient of the <em>unweighted</em> sum of its per-token outputs and never multiplies by the incoming
  * gradient {@code grad}. Any weighting or normalisation applied after it (prompt weights, a division by
  * the weight sum) is therefore invisible to backpropagation: the forward value is right, the gradient is
- * {@code softmax - onehot} for every token. This class uses {@code logSoftmax} and a one-hot product,
- * whose backward passes the incoming gradient on (verified against finite differences by SameDiff's
+ * {@code softmax - onehot} for every token. This class uses {@code logSoftmax} and a product with a
+ * one-hot mask built by comparing the ids with {@code range(V)} ({@code V} read at run time, so the logits
+ * may come from any op), whose backward passes the incoming gradient on (verified against finite differences by SameDiff's
  * {@code GradCheckUtil} in the tests, which also demonstrate the sparse op's wrong gradient).
  * {@code NCW} logits are permuted to {@code NWC} inside the graph, because in 1.0.0-M2.1 a
  * {@code logSoftmax(x, dimension)} with an explicit dimension makes {@code calculateGradients} fail
@@ -65,13 +68,13 @@ public final class PlwSameDiff {
      * The result is marked as a loss variable of {@code sd}.
      *
      * @param sd the graph
-     * @param logits {@code [B, N, V]}, a floating-point variable; its vocabulary size must be known statically
+     * @param logits {@code [B, N, V]}, a floating-point variable (any op's output; shapes may be dynamic)
      * @param targetIds {@code [B, N]} target token ids (any numeric dtype holding integral values)
      * @param roles {@code [B, N]} role codes 0 IGNORE, 1 PROMPT, 2 COMPLETION (any numeric dtype)
      * @param promptLossWeight PLW in {@code [0, 1]}
      * @return the scalar loss variable
-     * @throws IllegalArgumentException if the PLW is NaN or outside {@code [0, 1]}, or the logits' rank or
-     *         static vocabulary size is unknown or wrong
+     * @throws IllegalArgumentException if the PLW is NaN or outside {@code [0, 1]}, or the logits are not
+     *         floating point or have a known rank other than 3
      * @throws NullPointerException if an argument is null
      */
     public static SDVariable weightedCausalLMLoss(SameDiff sd, SDVariable logits, SDVariable targetIds,
@@ -86,15 +89,15 @@ public final class PlwSameDiff {
      * @param sd the graph
      * @param name the loss variable's name, or null for a generated one
      * @param logits {@code [B, N, V]} ({@link LogitsLayout#NWC}) or {@code [B, V, N]} ({@link LogitsLayout#NCW}),
-     *        a floating-point variable; its vocabulary size must be known statically
+     *        a floating-point variable (any op's output; shapes may be dynamic)
      * @param targetIds {@code [B, N]} target token ids (any numeric dtype holding integral values)
      * @param roles {@code [B, N]} role codes 0 IGNORE, 1 PROMPT, 2 COMPLETION (any numeric dtype)
      * @param promptLossWeight PLW in {@code [0, 1]}
      * @param layout where the vocabulary axis is
      * @param ignoreIndex a target id equal to it gets weight 0 whatever its role
      * @return the scalar loss variable
-     * @throws IllegalArgumentException if the PLW is NaN or outside {@code [0, 1]}, or the logits are not a
-     *         floating-point rank-3 variable with a known vocabulary size
+     * @throws IllegalArgumentException if the PLW is NaN or outside {@code [0, 1]}, or the logits are not
+     *         floating point or have a known rank other than 3
      * @throws NullPointerException if an argument other than {@code name} is null
      */
     public static SDVariable weightedCausalLMLoss(SameDiff sd, String name, SDVariable logits,
@@ -113,18 +116,11 @@ public final class PlwSameDiff {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "logits must be a floating-point variable, was %s", dt));
         }
-        int vocabAxis = layout == LogitsLayout.NWC ? 2 : 1;
-        long[] shape = logits.getShape();
-        if (shape == null || shape.length != 3) {
+        long[] shape = logits.getShape(); // null for most op outputs: SameDiff infers shapes at run time
+        if (shape != null && shape.length != 3) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "logits must have a known rank of 3 (%s), had shape %s", layout == LogitsLayout.NWC
-                            ? "[B, N, V]" : "[B, V, N]", shape == null ? "unknown" : Arrays.toString(shape)));
-        }
-        long vocab = shape[vocabAxis];
-        if (vocab <= 0 || vocab > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "logits must have a statically known vocabulary size on axis %d, shape was %s",
-                    vocabAxis, Arrays.toString(shape)));
+                    "logits must have rank 3 (%s), had shape %s", layout == LogitsLayout.NWC ? "[B, N, V]" : "[B, V, N]",
+                    Arrays.toString(shape)));
         }
 
         // Weights from roles: [COMPLETION] + PLW * [PROMPT], zero where the id is the ignore index.
@@ -139,7 +135,7 @@ public final class PlwSameDiff {
         // "dimension" property is mistaken for an enum), so only the default last-axis form is usable.
         SDVariable nwc = layout == LogitsLayout.NWC ? logits : logits.permute(0, 2, 1);
         SDVariable logProbs = sd.nn().logSoftmax(nwc);
-        SDVariable oneHot = sd.oneHot(targetIds, (int) vocab, -1, 1.0, 0.0, dt);
+        SDVariable oneHot = oneHot(sd, nwc, targetIds, dt);
         SDVariable tokenLoss = logProbs.mul(oneHot).sum(2).neg();
 
         SDVariable weightSum = weights.sum();
@@ -150,6 +146,18 @@ public final class PlwSameDiff {
         }
         loss.markAsLoss();
         return loss;
+    }
+
+    /**
+     * {@code [B, N, V]} one-hot of the ids, {@code V} read from the logits at run time (SameDiff knows no static
+     * shape for the output of most ops): {@code ids[b, t] == range(V)[v]}. An id outside {@code [0, V)} gives a
+     * zero row. Integer and boolean intermediates: no gradient flows through them.
+     */
+    private static SDVariable oneHot(SameDiff sd, SDVariable nwcLogits, SDVariable ids, DataType dt) {
+        SDVariable vocab = sd.sizeAt(nwcLogits, 2).castTo(DataType.INT64);
+        SDVariable range = sd.range(sd.constant(Nd4j.scalar(0L)), vocab, sd.constant(Nd4j.scalar(1L)), DataType.INT64);
+        SDVariable column = sd.expandDims(ids.castTo(DataType.INT64), 2); // [B, N, 1]
+        return column.eq(range).castTo(dt);
     }
 
     private static void requireNonNull(Object o, String param) {
