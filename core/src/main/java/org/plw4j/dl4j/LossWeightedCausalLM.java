@@ -26,6 +26,7 @@ import org.plw4j.WeightedCausalLMLoss;
  * whose size differs from {@code nOut}; it flattens them to {@code [mb*T, 2]} next to the pre-output
  * {@code [mb*T, V]} before calling the loss. A target id equal to the ignore index ({@value #DEFAULT_IGNORE_INDEX}
  * by default) is ignored whatever its role; the id of an ignored target may be any value.
+ * {@link Dl4jLabels#nextToken} builds these labels from token ids and a {@link org.plw4j.PromptCompletionMask}.
  *
  * <p><b>Loss.</b> {@link #computeScore} returns plw4j's {@code WEIGHTED_MEAN} over all the tokens it is
  * given, {@code L = sum(w * l) / sum(w)} with {@code l = logsumexp(z) - z[y]}, {@code w} = 1 for completion,
