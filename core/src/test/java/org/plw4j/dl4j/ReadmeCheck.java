@@ -1,6 +1,7 @@
 package org.plw4j.dl4j;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
@@ -11,7 +12,7 @@ import java.nio.file.Path;
 /**
  * Compares the Java block after a README marker with the code between {@code // README-BEGIN} and
  * {@code // README-END} of a test source (whitespace-normalised), as {@code org.plw4j.ReadmeSnippetTest}
- * does for the quick start. Skipped (JUnit assumption) while README.md has no such marker.
+ * does for the quick start. Fails when README.md lacks the marker.
  */
 public final class ReadmeCheck {
     private ReadmeCheck() {
@@ -31,7 +32,7 @@ public final class ReadmeCheck {
         assumeTrue(Files.exists(readme), "README.md not found");
         String md = Files.readString(readme, StandardCharsets.UTF_8);
         int mark = md.indexOf(marker);
-        assumeTrue(mark >= 0, "README has no " + marker + " yet");
+        assertTrue(mark >= 0, "README has no " + marker);
         int start = md.indexOf("```java", mark) + "```java".length();
         int end = md.indexOf("```", start);
         Path src = root.resolve(testSource);
