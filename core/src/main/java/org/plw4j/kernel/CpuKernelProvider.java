@@ -1,8 +1,9 @@
 package org.plw4j.kernel;
 
 /**
- * The built-in {@code cpu} backend: the fused CPU kernel (Vector API when available, scalar otherwise).
- * Until the fused kernel is present it serves the reference kernel.
+ * The built-in {@code cpu} backend: the {@link FusedCpuKernel} (Vector API when available, scalar
+ * otherwise), with the parallelism of {@link FusedCpuKernel#create()} (system property
+ * {@value FusedCpuKernel#THREADS_PROPERTY}, default the available processors). One shared instance.
  */
 public final class CpuKernelProvider implements LossKernelProvider {
     /** Public no-arg constructor for {@link java.util.ServiceLoader}. */
@@ -26,6 +27,10 @@ public final class CpuKernelProvider implements LossKernelProvider {
 
     @Override
     public LossKernel kernel() {
-        return ReferenceKernel.INSTANCE;
+        return Shared.KERNEL;
+    }
+
+    private static final class Shared {
+        static final FusedCpuKernel KERNEL = FusedCpuKernel.create();
     }
 }

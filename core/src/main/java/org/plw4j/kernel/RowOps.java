@@ -1,0 +1,157 @@
+package org.plw4j.kernel;
+
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The inner loops of {@link FusedCpuKernel} over heap arrays: one vocabulary row at a time (NWC and
+ * general strides), or a tile of time steps side by side (NCW, one lane per time step). Two
+ * implementations: {@link ScalarRowOps} (plain Java) and {@code VectorRowOps} (the Vector API, loaded
+ * reflectively only when the incubator module {@code jdk.incubator.vector} is resolved, so that this
+ * class and the kernel load on a JVM without it).
+ *
+ * <p>Instances carry small scratch arrays and are confined to one thread: {@link #fresh()} gives each
+ * worker its own. Every loop has a fixed order that does not depend on the thread or on the JIT tier
+ * (lane sums are reduced through an array, never by {@code reduceLanes(ADD)}, whose order is
+ * unspecified), so results are reproducible bit for bit on one machine.
+ *
+ * <p>Exponentials are {@link FastExp}'s; partial sums of exponentials are fp32 over at most 64 terms
+ * per lane, then accumulated in double.
+ */
+abstract class RowOps {
+    private static final Logger LOG = Logger.getLogger(FusedCpuKernel.class.getName());
+    /** System property: {@code false} forces the scalar path even when the Vector API is available. */
+    static final String VECTOR_PROPERTY = "plw4j.vector";
+    static final String VECTOR_MODULE = "jdk.incubator.vector";
+
+    /** @return a new instance of the same kind, for one worker thread */
+    abstract RowOps fresh();
+
+    /** @return a description for logs, e.g. {@code vector (512-bit, 16 float lanes)} */
+    abstract String describe();
+
+    /** @return whether this is the Vector API implementation */
+    abstract boolean vectorized();
+
+    // ---------------------------------------------------------------- fp32 rows
+
+    /**
+     * @return the maximum of {@code a[off .. off+n)} with {@link Math#max(float, float)} semantics:
+     *         NaN if any element is NaN, +0 over -0; -Inf for n = 0
+     */
+    abstract float max(float[] a, int off, int n);
+
+    /** @return whether some {@code a[off + k] >= m}, {@code 0 <= k < n} */
+    abstract boolean anyAtLeast(float[] a, int off, int n, float m);
+
+    /**
+     * @return {@code Σ_k exp(a[off + k] - shift)} (fp32 terms and partial sums of at most 64 terms per
+     *         lane, accumulated in double)
+     */
+    abstract double expSum(float[] a, int off, int n, float shift);
+
+    /** Like {@link #expSum(float[], int, int, float)}, and stores each term at {@code dst[doff + k]} (may alias). */
+    abstract double expSumStore(float[] a, int off, int n, float shift, float[] dst, int doff);
+
+    /** {@code a[off + k] *= f}. */
+    abstract void scale(float[] a, int off, int n, float f);
+
+    /** Widens bfloat16 bits to float: {@code dst[doff + k] = bf16(src[soff + k])}. */
+    abstract void widenBf16(short[] src, int soff, float[] dst, int doff, int n);
+
+    /** Narrows floats to bfloat16 bits, round to nearest even (as {@link Half#floatToBf16(float)}). */
+    abstract void narrowBf16(float[] src, int soff, short[] dst, int doff, int n);
+
+    // ---------------------------------------------------------------- fp64 rows
+
+    /** @return the maximum with {@link Math#max(double, double)} semantics */
+    abstract double max(double[] a, int off, int n);
+
+    /** @return whether some {@code a[off + k] >= m} */
+    abstract boolean anyAtLeast(double[] a, int off, int n, double m);
+
+    /** @return {@code Σ_k exp(a[off + k] - shift)}, in double */
+    abstract double expSum(double[] a, int off, int n, double shift);
+
+    /** Like {@link #expSum(double[], int, int, double)}, and stores each term at {@code dst[doff + k]}. */
+    abstract double expSumStore(double[] a, int off, int n, double shift, double[] dst, int doff);
+
+    /** {@code a[off + k] *= f}. */
+    abstract void scale(double[] a, int off, int n, double f);
+
+    // ---------------------------------------------------------------- NCW tiles (fp32, one lane per time step)
+
+    /** @return W, the number of time steps in a tile; tiles are {@code rows x W} floats, row-major */
+    abstract int tileWidth();
+
+    /**
+     * One block of the online soft-max over a tile: for every lane {@code t < W} and tile row
+     * {@code v < kb} (vocabulary index {@code v0 + v}), with {@code x = tile[v*W + t]}:
+     * updates {@code max[t]} (NaN ignored; ties keep the first), {@code arg[t]} (vocabulary index of
+     * {@code max[t]}, as float), and the running sum {@code sum[t]} of {@code exp(x - shift[t])}:
+     * {@code shift[t]} becomes {@code max[t]}, or 0 while {@code max[t]} is -Inf, the old sum is
+     * rescaled by {@link #rescale} and the block's fp32 sum added. Lanes holding NaN or +Inf end with a
+     * NaN sum or a non-finite max, which the caller treats.
+     */
+    abstract void ncwForward(float[] tile, int kb, int v0, float[] max, float[] arg, float[] shift, double[] sum);
+
+    /**
+     * Moves every lane's shift to its new max (0 while the max is -Inf) and rescales its running sum by
+     * {@code exp(oldShift - newShift)} in double. Scalar on purpose: a lane's max changes only a few
+     * times per row (about ln(V/64) times for random rows), and a second inlined vector exponential
+     * in the caller would exceed C2's inlining budget (see {@code VectorRowOps}).
+     */
+    static void rescale(int w, float[] max, float[] shift, double[] sum) {
+        for (int t = 0; t < w; t++) {
+            float m = max[t];
+            float h = m == Float.NEGATIVE_INFINITY ? 0f : m;
+            float old = shift[t];
+            if (h != old) {
+                if (sum[t] != 0.0) {
+                    sum[t] *= Math.exp((double) old - h);
+                }
+                shift[t] = h;
+            }
+        }
+    }
+
+    /**
+     * Gradient of one block: {@code tile[v*W + t] = zero[t] != 0 ? 0 : exp(tile[v*W + t] - shift[t]) * factor[t]}.
+     */
+    abstract void ncwGradient(float[] tile, int kb, float[] shift, float[] factor, float[] zero);
+
+    // ---------------------------------------------------------------- choice
+
+    /** @return the row operations of this JVM: the Vector API when usable, the scalar code otherwise */
+    static RowOps best() {
+        return Holder.BEST;
+    }
+
+    private static final class Holder {
+        static final RowOps BEST = choose();
+
+        private static RowOps choose() {
+            String prop = System.getProperty(VECTOR_PROPERTY, "true").trim();
+            if (prop.equalsIgnoreCase("false")) {
+                LOG.info(() -> "plw4j: fused CPU kernel uses its scalar path (" + VECTOR_PROPERTY + "=false)");
+                return new ScalarRowOps();
+            }
+            if (ModuleLayer.boot().findModule(VECTOR_MODULE).isEmpty()) {
+                LOG.info("plw4j: the JDK module " + VECTOR_MODULE + " is not resolved, so the fused CPU kernel"
+                        + " uses its scalar path (several times slower). Start the JVM with --add-modules "
+                        + VECTOR_MODULE + " to enable the Vector API path.");
+                return new ScalarRowOps();
+            }
+            try {
+                RowOps ops = (RowOps) Class.forName("org.plw4j.kernel.VectorRowOps").getDeclaredConstructor()
+                        .newInstance();
+                LOG.info(() -> "plw4j: fused CPU kernel uses the Vector API path, " + ops.describe());
+                return ops;
+            } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
+                LOG.log(Level.WARNING, "plw4j: the Vector API path of the fused CPU kernel failed to load; using the"
+                        + " scalar path", e);
+                return new ScalarRowOps();
+            }
+        }
+    }
+}

@@ -1,0 +1,379 @@
+package org.plw4j.kernel;
+
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@link RowOps} on the Vector API ({@code jdk.incubator.vector}), at the platform's preferred width
+ * (AVX2: 8 float lanes, AVX-512: 16). Only heap-array loads and stores, whose signatures are the same
+ * from JDK 17 to 25 (the {@code ByteBuffer} ones changed after 17). Loaded reflectively by
+ * {@link RowOps#best()}, never referenced by name, so the kernel runs without the module.
+ *
+ * <p>The exponential is {@link FastExp}'s algorithm lane-wise (the same operations, hence the same
+ * bits as the scalar {@link FastExp#expf(float)}): about 17 vector operations per element, no table,
+ * no division. Sums: one fp32 accumulator flushed to a double every {@value #FLUSH_ITER} vectors, so
+ * each fp32 lane sums at most 64 terms.
+ *
+ * <p>C2 keeps vectors in registers only when it can see every vector's exact type: a method taking or
+ * returning a vector must be inlined, and a vector carried around a loop (a phi) is sometimes boxed.
+ * A loop with four inlined copies of {@link #exp(FloatVector)} exceeded C2's inlining budget on JDK 17
+ * (vectors boxed: ~6 bytes allocated per element, 3x slower), so each loop holds one call site of the
+ * exponential, and running sums go through a small array (load, add, store: no vector phi), which
+ * costs nothing measurable next to the exponential. Measured here (Zen 5, AVX-512, JDK 17): exp + sum
+ * at about 5 G elements/s per thread, no allocation.
+ */
+final class VectorRowOps extends RowOps {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> I = F.withLanes(int.class);
+    private static final VectorSpecies<Short> S =
+            VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    private static final int LD = D.length();
+    /** Vectors summed in fp32 between flushes to double: at most 64 terms per lane. */
+    private static final int FLUSH_ITER = 64;
+    private static final int CHUNK = FLUSH_ITER * L;
+
+    private final float[] lanes = new float[L];
+    private final double[] lanesD = new double[LD];
+    private final float[] tmpB = new float[4 * L];
+
+    /**
+     * Public for the reflective load.
+     *
+     * @throws IllegalStateException if the preferred species has fewer than 4 float lanes (no useful SIMD)
+     */
+    public VectorRowOps() {
+        if (L < 4 || S.length() != L || LD < 2) {
+            throw new IllegalStateException("preferred vector species too narrow: " + F);
+        }
+    }
+
+    @Override
+    RowOps fresh() {
+        return new VectorRowOps();
+    }
+
+    @Override
+    String describe() {
+        return "vector (" + F.vectorBitSize() + "-bit, " + L + " float lanes)";
+    }
+
+    @Override
+    boolean vectorized() {
+        return true;
+    }
+
+    // ---------------------------------------------------------------- exp
+
+    static FloatVector exp(FloatVector x) {
+        x = x.blend(FastExp.X_MIN_F, x.compare(VectorOperators.LT, FastExp.X_MIN_F));
+        FloatVector k = x.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
+        FloatVector n = k.sub(FastExp.MAGIC_F);
+        FloatVector r = n.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), x);
+        r = n.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
+        FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
+        p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
+        p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
+        p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
+        p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
+        p = p.fma(r, FloatVector.broadcast(F, 1f));
+        IntVector e = k.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23);
+        return p.mul(e.reinterpretAsFloats());
+    }
+
+    static DoubleVector exp(DoubleVector x) {
+        x = x.blend(FastExp.X_MIN_D, x.compare(VectorOperators.LT, FastExp.X_MIN_D));
+        DoubleVector k = x.fma(DoubleVector.broadcast(D, FastExp.LOG2E_D), DoubleVector.broadcast(D, FastExp.MAGIC_D));
+        DoubleVector n = k.sub(FastExp.MAGIC_D);
+        DoubleVector r = n.fma(DoubleVector.broadcast(D, -FastExp.LN2_HI_D), x);
+        r = n.fma(DoubleVector.broadcast(D, -FastExp.LN2_LO_D), r);
+        double[] c = FastExp.INV_FACT;
+        DoubleVector p = DoubleVector.broadcast(D, c[13]).fma(r, DoubleVector.broadcast(D, c[12]));
+        p = p.fma(r, DoubleVector.broadcast(D, c[11]));
+        p = p.fma(r, DoubleVector.broadcast(D, c[10]));
+        p = p.fma(r, DoubleVector.broadcast(D, c[9]));
+        p = p.fma(r, DoubleVector.broadcast(D, c[8]));
+        p = p.fma(r, DoubleVector.broadcast(D, c[7]));
+        p = p.fma(r, DoubleVector.broadcast(D, c[6]));
+        p = p.fma(r, DoubleVector.broadcast(D, c[5]));
+        p = p.fma(r, DoubleVector.broadcast(D, c[4]));
+        p = p.fma(r, DoubleVector.broadcast(D, c[3]));
+        p = p.fma(r, DoubleVector.broadcast(D, c[2]));
+        p = p.fma(r, DoubleVector.broadcast(D, 1.0));
+        p = p.fma(r, DoubleVector.broadcast(D, 1.0));
+        LongVector e = k.reinterpretAsLongs().add(FastExp.BIAS_D).lanewise(VectorOperators.LSHL, 52);
+        return p.mul(e.reinterpretAsDoubles());
+    }
+
+    /** Sum of the lanes stored in {@link #lanes}, in lane order, in double. */
+    private double foldLanes() {
+        double s = 0;
+        for (int k = 0; k < L; k++) {
+            s += lanes[k];
+        }
+        return s;
+    }
+
+    // ---------------------------------------------------------------- fp32 rows
+
+    @Override
+    float max(float[] a, int off, int n) {
+        FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        FloatVector m1 = m0;
+        FloatVector m2 = m0;
+        FloatVector m3 = m0;
+        int k = 0;
+        for (; k <= n - 4 * L; k += 4 * L) {
+            m0 = m0.max(FloatVector.fromArray(F, a, off + k));
+            m1 = m1.max(FloatVector.fromArray(F, a, off + k + L));
+            m2 = m2.max(FloatVector.fromArray(F, a, off + k + 2 * L));
+            m3 = m3.max(FloatVector.fromArray(F, a, off + k + 3 * L));
+        }
+        for (; k <= n - L; k += L) {
+            m0 = m0.max(FloatVector.fromArray(F, a, off + k));
+        }
+        m0.max(m1).max(m2.max(m3)).intoArray(lanes, 0);
+        float m = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < L; j++) {
+            m = Math.max(m, lanes[j]);
+        }
+        for (; k < n; k++) {
+            m = Math.max(m, a[off + k]);
+        }
+        return m;
+    }
+
+    @Override
+    boolean anyAtLeast(float[] a, int off, int n, float m) {
+        int k = 0;
+        for (; k <= n - L; k += L) {
+            if (FloatVector.fromArray(F, a, off + k).compare(VectorOperators.GE, m).anyTrue()) {
+                return true;
+            }
+        }
+        for (; k < n; k++) {
+            if (a[off + k] >= m) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    double expSum(float[] a, int off, int n, float shift) {
+        double total = 0;
+        for (int c = 0; c < n; c += CHUNK) {
+            int end = Math.min(n, c + CHUNK);
+            FloatVector.zero(F).intoArray(lanes, 0);
+            int k = c;
+            for (; k <= end - L; k += L) {
+                FloatVector.fromArray(F, lanes, 0).add(exp(FloatVector.fromArray(F, a, off + k).sub(shift)))
+                        .intoArray(lanes, 0);
+            }
+            total += foldLanes();
+            float tail = 0f;
+            for (; k < end; k++) {
+                tail += FastExp.expf(a[off + k] - shift);
+            }
+            total += tail;
+        }
+        return total;
+    }
+
+    @Override
+    double expSumStore(float[] a, int off, int n, float shift, float[] dst, int doff) {
+        double total = 0;
+        for (int c = 0; c < n; c += CHUNK) {
+            int end = Math.min(n, c + CHUNK);
+            FloatVector.zero(F).intoArray(lanes, 0);
+            int k = c;
+            for (; k <= end - L; k += L) {
+                FloatVector e = exp(FloatVector.fromArray(F, a, off + k).sub(shift));
+                e.intoArray(dst, doff + k);
+                FloatVector.fromArray(F, lanes, 0).add(e).intoArray(lanes, 0);
+            }
+            total += foldLanes();
+            float tail = 0f;
+            for (; k < end; k++) {
+                float e = FastExp.expf(a[off + k] - shift);
+                dst[doff + k] = e;
+                tail += e;
+            }
+            total += tail;
+        }
+        return total;
+    }
+
+    @Override
+    void scale(float[] a, int off, int n, float f) {
+        int k = 0;
+        for (; k <= n - L; k += L) {
+            FloatVector.fromArray(F, a, off + k).mul(f).intoArray(a, off + k);
+        }
+        for (; k < n; k++) {
+            a[off + k] *= f;
+        }
+    }
+
+    @Override
+    void widenBf16(short[] src, int soff, float[] dst, int doff, int n) {
+        int k = 0;
+        for (; k <= n - L; k += L) {
+            IntVector bits = (IntVector) ShortVector.fromArray(S, src, soff + k).convertShape(VectorOperators.S2I, I, 0);
+            bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, doff + k);
+        }
+        for (; k < n; k++) {
+            dst[doff + k] = Float.intBitsToFloat(src[soff + k] << 16);
+        }
+    }
+
+    @Override
+    void narrowBf16(float[] src, int soff, short[] dst, int doff, int n) {
+        int k = 0;
+        for (; k <= n - L; k += L) {
+            IntVector b = FloatVector.fromArray(F, src, soff + k).reinterpretAsInts();
+            IntVector hi = b.lanewise(VectorOperators.LSHR, 16);
+            IntVector rounded = b.add(hi.and(1)).add(0x7FFF).lanewise(VectorOperators.LSHR, 16);
+            VectorMask<Integer> nan = b.and(0x7FFFFFFF).compare(VectorOperators.GT, 0x7F800000);
+            IntVector r = rounded.blend(hi.or(0x40), nan);
+            ((ShortVector) r.convertShape(VectorOperators.I2S, S, 0)).intoArray(dst, doff + k);
+        }
+        for (; k < n; k++) {
+            dst[doff + k] = Half.floatToBf16(src[soff + k]);
+        }
+    }
+
+    // ---------------------------------------------------------------- fp64 rows
+
+    @Override
+    double max(double[] a, int off, int n) {
+        DoubleVector m0 = DoubleVector.broadcast(D, Double.NEGATIVE_INFINITY);
+        DoubleVector m1 = m0;
+        int k = 0;
+        for (; k <= n - 2 * LD; k += 2 * LD) {
+            m0 = m0.max(DoubleVector.fromArray(D, a, off + k));
+            m1 = m1.max(DoubleVector.fromArray(D, a, off + k + LD));
+        }
+        m0.max(m1).intoArray(lanesD, 0);
+        double m = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < LD; j++) {
+            m = Math.max(m, lanesD[j]);
+        }
+        for (; k < n; k++) {
+            m = Math.max(m, a[off + k]);
+        }
+        return m;
+    }
+
+    @Override
+    boolean anyAtLeast(double[] a, int off, int n, double m) {
+        int k = 0;
+        for (; k <= n - LD; k += LD) {
+            if (DoubleVector.fromArray(D, a, off + k).compare(VectorOperators.GE, m).anyTrue()) {
+                return true;
+            }
+        }
+        for (; k < n; k++) {
+            if (a[off + k] >= m) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    double expSum(double[] a, int off, int n, double shift) {
+        return expSumStore(a, off, n, shift, null, 0);
+    }
+
+    @Override
+    double expSumStore(double[] a, int off, int n, double shift, double[] dst, int doff) {
+        DoubleVector.zero(D).intoArray(lanesD, 0);
+        int k = 0;
+        for (; k <= n - LD; k += LD) {
+            DoubleVector e = exp(DoubleVector.fromArray(D, a, off + k).sub(shift));
+            if (dst != null) {
+                e.intoArray(dst, doff + k);
+            }
+            DoubleVector.fromArray(D, lanesD, 0).add(e).intoArray(lanesD, 0);
+        }
+        double total = 0;
+        for (int j = 0; j < LD; j++) {
+            total += lanesD[j];
+        }
+        for (; k < n; k++) {
+            double e = FastExp.exp(a[off + k] - shift);
+            if (dst != null) {
+                dst[doff + k] = e;
+            }
+            total += e;
+        }
+        return total;
+    }
+
+    @Override
+    void scale(double[] a, int off, int n, double f) {
+        int k = 0;
+        for (; k <= n - LD; k += LD) {
+            DoubleVector.fromArray(D, a, off + k).mul(f).intoArray(a, off + k);
+        }
+        for (; k < n; k++) {
+            a[off + k] *= f;
+        }
+    }
+
+    // ---------------------------------------------------------------- NCW tiles: W = 4 vectors of time lanes
+
+    @Override
+    int tileWidth() {
+        return 4 * L;
+    }
+
+    @Override
+    void ncwForward(float[] tile, int kb, int v0, float[] max, float[] arg, float[] shift, double[] sum) {
+        final int w = 4 * L;
+        for (int v = 0; v < kb; v++) {
+            for (int j = 0; j < w; j += L) {
+                FloatVector m = FloatVector.fromArray(F, max, j);
+                FloatVector x = FloatVector.fromArray(F, tile, v * w + j);
+                VectorMask<Float> gt = x.compare(VectorOperators.GT, m);
+                m.blend(x, gt).intoArray(max, j);
+                FloatVector.fromArray(F, arg, j).blend((float) (v0 + v), gt).intoArray(arg, j);
+            }
+        }
+        rescale(w, max, shift, sum);
+        for (int j = 0; j < w; j += L) {
+            FloatVector.zero(F).intoArray(tmpB, j);
+            for (int v = 0; v < kb; v++) {
+                FloatVector h = FloatVector.fromArray(F, shift, j);
+                FloatVector.fromArray(F, tmpB, j).add(exp(FloatVector.fromArray(F, tile, v * w + j).sub(h)))
+                        .intoArray(tmpB, j);
+            }
+        }
+        for (int t = 0; t < w; t++) {
+            sum[t] += tmpB[t];
+        }
+    }
+
+    @Override
+    void ncwGradient(float[] tile, int kb, float[] shift, float[] factor, float[] zero) {
+        final int w = 4 * L;
+        for (int j = 0; j < w; j += L) {
+            FloatVector h = FloatVector.fromArray(F, shift, j);
+            FloatVector f = FloatVector.fromArray(F, factor, j);
+            VectorMask<Float> z = FloatVector.fromArray(F, zero, j).compare(VectorOperators.NE, 0f);
+            for (int v = 0; v < kb; v++) {
+                int o = v * w + j;
+                exp(FloatVector.fromArray(F, tile, o).sub(h)).mul(f).blend(0f, z).intoArray(tile, o);
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+package org.plw4j.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.lang.management.ManagementFactory;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.plw4j.kernel.LossKernelContract.Case;
+import org.plw4j.kernel.LossKernelContract.Layout;
+import org.plw4j.kernel.LossKernelContract.Realised;
+import org.plw4j.kernel.LossKernelContract.Storage;
+
+/** Properties of the fused kernel beyond the shared contract: thread-count independence, memory, wiring. */
+class FusedCpuKernelTest {
+
+    /** Bitwise the same outputs with 1, 2, 3 and 8 threads (each position depends only on its row). */
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(ElementType.class)
+    void bitwiseIndependentOfThreadCount(ElementType type) {
+        for (Layout layout : new Layout[] {Layout.NWC, Layout.NCW, Layout.STRIDED}) {
+            Case c = LossKernelContract.fit(LossKernelContract.randomCase("threads", 17, 4, 70, 1500).type(type)
+                    .layout(layout).storage(Storage.BUFFER).gradient(true));
+            Realised one = new Realised(c);
+            one.run(FusedCpuKernel.withParallelism(1));
+            for (int threads : new int[] {2, 3, 8}) {
+                Realised many = new Realised(c);
+                many.run(FusedCpuKernel.withParallelism(threads));
+                LossKernelContract.assertBitwiseEqual(one, many);
+            }
+        }
+    }
+
+    /** The scalar fallback and the vector path agree within the contract's tolerance (not bitwise: sum order). */
+    @Test
+    void scalarAndVectorAgree() {
+        Case c = LossKernelContract.fit(LossKernelContract.randomCase("paths", 23, 2, 50, 3001).gradient(true));
+        Realised v = new Realised(c);
+        Realised s = new Realised(c);
+        v.run(FusedCpuKernel.withParallelism(2));
+        s.run(new FusedCpuKernel(2, new ScalarRowOps()));
+        for (int i = 0; i < v.tokenLoss.length; i++) {
+            assertEquals(s.tokenLoss[i], v.tokenLoss[i], 1e-5 * (1 + Math.abs(s.tokenLoss[i])));
+            assertEquals(s.tokenCorrect[i], v.tokenCorrect[i]);
+        }
+    }
+
+    /**
+     * Extra memory is O(threads·V + B·N): on one thread, a (4, 32, 32000) problem (16 MB of fp32 logits
+     * in a direct buffer) allocates less than 3·V·4 bytes once the JIT has compiled the loops (the scratch
+     * row plus small change), for fp32 and bf16, NWC and NCW, with and without a gradient (written into
+     * the caller's memory); measured with HotSpot's per-thread allocation counter.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"FLOAT32, NWC", "BFLOAT16, NWC", "FLOAT32, NCW", "BFLOAT16, NCW"})
+    void allocatesNothingProportionalToTheLogits(ElementType type, Layout layout) {
+        java.lang.management.ThreadMXBean bean = ManagementFactory.getThreadMXBean();
+        assumeTrue(bean instanceof com.sun.management.ThreadMXBean, "needs HotSpot's allocation counter");
+        com.sun.management.ThreadMXBean hs = (com.sun.management.ThreadMXBean) bean;
+        assumeTrue(hs.isThreadAllocatedMemorySupported());
+        hs.setThreadAllocatedMemoryEnabled(true);
+        int bN = 4;
+        int n = 32;
+        int vN = 32000;
+        int len = bN * n * vN;
+        java.nio.ByteBuffer logits = java.nio.ByteBuffer.allocateDirect(len * type.bytes());
+        java.nio.ByteBuffer grad = java.nio.ByteBuffer.allocateDirect(len * type.bytes());
+        Memory z = Memory.ofBuffer(type, logits);
+        for (int i = 0; i < len; i++) {
+            z.set(i, (i * 7919 % 1000) / 100f);
+        }
+        int[] targets = new int[bN * n];
+        double[] scale = new double[bN * n];
+        for (int i = 0; i < targets.length; i++) {
+            targets[i] = i * 31 % vN;
+            scale[i] = 0.01;
+        }
+        double[] loss = new double[bN * n];
+        boolean[] correct = new boolean[bN * n];
+        long[] geo = layout.geometry(bN, n, vN);
+        for (boolean withGradient : new boolean[] {false, true}) {
+            LossProblem.Builder b = LossProblem.builder().shape(bN, n, vN).targets(targets)
+                    .logits(z, geo[0], geo[1], geo[2], geo[3]);
+            if (withGradient) {
+                b.gradient(scale, Memory.ofBuffer(type, grad), geo[0], geo[1], geo[2], geo[3]);
+            }
+            LossProblem p = b.build();
+            FusedCpuKernel k = FusedCpuKernel.withParallelism(1);
+            // the minimum over repeated calls: before C2 compiles the Vector API loops, the interpreter boxes
+            // every vector (that is JIT warm-up, not the kernel's steady state)
+            long used = Long.MAX_VALUE;
+            for (int rep = 0; rep < 40 && used >= 3L * vN * 4; rep++) {
+                long before = hs.getCurrentThreadAllocatedBytes();
+                k.run(p, loss, correct);
+                used = Math.min(used, hs.getCurrentThreadAllocatedBytes() - before);
+            }
+            assertTrue(used < 3L * vN * 4, "allocated " + used + " bytes for " + (long) len * type.bytes()
+                    + " bytes of logits, gradient " + withGradient);
+        }
+    }
+
+    @Test
+    void rejectsBadParallelism() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> FusedCpuKernel.withParallelism(0));
+        assertTrue(e.getMessage().contains("parallelism") && e.getMessage().contains("0"), e.getMessage());
+    }
+
+    @Test
+    void threadsProperty() {
+        String old = System.getProperty(FusedCpuKernel.THREADS_PROPERTY);
+        try {
+            System.setProperty(FusedCpuKernel.THREADS_PROPERTY, "3");
+            assertEquals(3, FusedCpuKernel.create().parallelism());
+            System.setProperty(FusedCpuKernel.THREADS_PROPERTY, "zero");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, FusedCpuKernel::create);
+            assertTrue(e.getMessage().contains(FusedCpuKernel.THREADS_PROPERTY) && e.getMessage().contains("zero"));
+            System.clearProperty(FusedCpuKernel.THREADS_PROPERTY);
+            assertEquals(Runtime.getRuntime().availableProcessors(), FusedCpuKernel.create().parallelism());
+        } finally {
+            if (old == null) {
+                System.clearProperty(FusedCpuKernel.THREADS_PROPERTY);
+            } else {
+                System.setProperty(FusedCpuKernel.THREADS_PROPERTY, old);
+            }
+        }
+    }
+
+    /** The cpu backend (and hence auto without CUDA) serves the fused kernel; reference stays selectable. */
+    @Test
+    void cpuBackendIsFused() {
+        assertInstanceOf(FusedCpuKernel.class, new CpuKernelProvider().kernel());
+        assertInstanceOf(FusedCpuKernel.class, Backends.byName("cpu"));
+        assertEquals(ReferenceKernel.INSTANCE, Backends.byName("reference"));
+    }
+}

@@ -1,0 +1,173 @@
+package org.plw4j.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link VectorRowOps} against {@link ScalarRowOps} and the plain definitions, on odd lengths and offsets
+ * (vector bodies, unrolled bodies and scalar tails). Expected values: {@link Math#max}, the 16-bit
+ * conversions of {@link Half} (exact), and sums of {@link FastExp#expf} in double (relative 1e-6: fp32
+ * partial sums of at most 64 terms, bound 64·2^-24 = 3.8e-6 in the worst case).
+ */
+class RowOpsTest {
+    private final RowOps vec = new VectorRowOps();
+    private final RowOps sca = new ScalarRowOps();
+
+    private static float[] randomRow(SplittableRandom rnd, int n) {
+        float[] a = new float[n];
+        for (int k = 0; k < n; k++) {
+            a[k] = (float) (10 * rnd.nextDouble() - 5);
+        }
+        return a;
+    }
+
+    @Test
+    void maxAndAnyAtLeast() {
+        SplittableRandom rnd = new SplittableRandom(3);
+        for (int n = 0; n < 300; n += 7) {
+            float[] a = randomRow(rnd, n + 5);
+            float m = Float.NEGATIVE_INFINITY;
+            for (int k = 0; k < n; k++) {
+                m = Math.max(m, a[3 + k]);
+            }
+            assertEquals(m, vec.max(a, 3, n));
+            assertEquals(m, sca.max(a, 3, n));
+            if (n > 2) {
+                a[3 + n / 2] = Float.NaN;
+                assertTrue(Float.isNaN(vec.max(a, 3, n)));
+                a[3 + n / 2] = 99f;
+                assertEquals(99f, vec.max(a, 3, n));
+                assertEquals(false, vec.anyAtLeast(a, 3, n / 2, 99f));
+                assertEquals(true, vec.anyAtLeast(a, 3, n / 2 + 1, 99f));
+                assertEquals(sca.anyAtLeast(a, 3, n, 4.9f), vec.anyAtLeast(a, 3, n, 4.9f));
+            }
+        }
+        float[] z = {-0f, 0f, -0f};
+        assertEquals(0, Float.floatToRawIntBits(vec.max(z, 0, 3)), "+0 over -0, as Math.max");
+    }
+
+    @Test
+    void expSumsAgreeWithDoubleSumOfTerms() {
+        SplittableRandom rnd = new SplittableRandom(5);
+        for (int n : new int[] {1, 15, 16, 17, 63, 64, 65, 1023, 1024, 1025, 4097, 50_001}) {
+            float[] a = randomRow(rnd, n + 2);
+            double want = 0;
+            for (int k = 0; k < n; k++) {
+                want += FastExp.expf(a[2 + k] - 5f);
+            }
+            float[] dst = new float[n + 1];
+            double got = vec.expSumStore(a, 2, n, 5f, dst, 1);
+            assertEquals(want, got, 1e-6 * want, "n=" + n);
+            assertEquals(got, vec.expSum(a, 2, n, 5f), 0.0, "store and no-store sum the same way");
+            assertEquals(want, sca.expSum(a, 2, n, 5f), 1e-6 * want, "n=" + n);
+            for (int k = 0; k < n; k++) {
+                assertEquals(FastExp.expf(a[2 + k] - 5f), dst[1 + k], 0f);
+            }
+        }
+    }
+
+    @Test
+    void doubleRows() {
+        SplittableRandom rnd = new SplittableRandom(9);
+        for (int n : new int[] {1, 7, 8, 9, 17, 1000}) {
+            double[] a = new double[n + 1];
+            double want = 0;
+            double m = Double.NEGATIVE_INFINITY;
+            for (int k = 0; k < n; k++) {
+                a[1 + k] = 20 * rnd.nextDouble() - 10;
+                want += FastExp.exp(a[1 + k] - 3);
+                m = Math.max(m, a[1 + k]);
+            }
+            assertEquals(m, vec.max(a, 1, n));
+            assertEquals(want, vec.expSum(a, 1, n, 3), 1e-14 * want);
+            assertEquals(want, sca.expSum(a, 1, n, 3), 1e-14 * want);
+        }
+    }
+
+    /** bf16 widening and narrowing equal {@link Half}'s, on every 16-bit pattern and on rounding ties. */
+    @Test
+    void bf16ConversionsMatchHalf() {
+        short[] all = new short[65536 + 3];
+        for (int k = 0; k < 65536; k++) {
+            all[k] = (short) k;
+        }
+        float[] f = new float[all.length];
+        vec.widenBf16(all, 0, f, 0, all.length);
+        for (int k = 0; k < all.length; k++) {
+            assertEquals(Float.floatToRawIntBits(Half.bf16ToFloat(all[k])), Float.floatToRawIntBits(f[k]));
+        }
+        SplittableRandom rnd = new SplittableRandom(11);
+        float[] src = new float[100_003];
+        for (int k = 0; k < src.length; k++) {
+            int bits = rnd.nextInt();
+            if (k % 3 == 0) {
+                bits = (bits & 0xFFFF0000) | 0x8000; // exact tie
+            }
+            src[k] = Float.intBitsToFloat(bits);
+        }
+        src[0] = Float.NaN;
+        src[1] = Float.POSITIVE_INFINITY;
+        src[2] = Float.intBitsToFloat(0x7F800001); // signalling NaN pattern
+        short[] out = new short[src.length];
+        vec.narrowBf16(src, 0, out, 0, src.length);
+        for (int k = 0; k < src.length; k++) {
+            assertEquals(Half.floatToBf16(src[k]), out[k], "bits " + Integer.toHexString(Float.floatToRawIntBits(src[k])));
+        }
+    }
+
+    /** The NCW block update of the vector path equals the scalar one lane by lane (same operation order). */
+    @Test
+    void ncwBlocksEqualScalar() {
+        int w = vec.tileWidth();
+        SplittableRandom rnd = new SplittableRandom(13);
+        float[] tile = new float[64 * w];
+        float[][] maxs = {new float[w], new float[w]};
+        float[][] args = {new float[w], new float[w]};
+        float[][] shifts = {new float[w], new float[w]};
+        double[][] sums = {new double[w], new double[w]};
+        for (int r = 0; r < 2; r++) {
+            java.util.Arrays.fill(maxs[r], Float.NEGATIVE_INFINITY);
+        }
+        for (int block = 0; block < 5; block++) {
+            for (int k = 0; k < tile.length; k++) {
+                tile[k] = (float) (8 * rnd.nextDouble() - 4 + block);
+            }
+            tile[3] = Float.NEGATIVE_INFINITY;
+            vec.ncwForward(tile, 64, block * 64, maxs[0], args[0], shifts[0], sums[0]);
+            // ScalarRowOps fixes its own tile width: the same update, written for width w
+            ScalarLanes.forward(tile, w, 64, block * 64, maxs[1], args[1], shifts[1], sums[1]);
+        }
+        for (int t = 0; t < w; t++) {
+            assertEquals(maxs[1][t], maxs[0][t]);
+            assertEquals(args[1][t], args[0][t]);
+            assertEquals(shifts[1][t], shifts[0][t]);
+            assertEquals(sums[1][t], sums[0][t], 0.0, "lane " + t);
+        }
+    }
+
+    /** The scalar NCW update written for an arbitrary tile width (ScalarRowOps fixes its own). */
+    static final class ScalarLanes {
+        static void forward(float[] tile, int w, int kb, int v0, float[] max, float[] arg, float[] shift, double[] sum) {
+            for (int t = 0; t < w; t++) {
+                for (int v = 0; v < kb; v++) {
+                    float x = tile[v * w + t];
+                    if (x > max[t]) {
+                        max[t] = x;
+                        arg[t] = v0 + v;
+                    }
+                }
+            }
+            RowOps.rescale(w, max, shift, sum);
+            for (int t = 0; t < w; t++) {
+                float s = 0f;
+                for (int v = 0; v < kb; v++) {
+                    s += FastExp.expf(tile[v * w + t] - shift[t]);
+                }
+                sum[t] += s;
+            }
+        }
+    }
+}
