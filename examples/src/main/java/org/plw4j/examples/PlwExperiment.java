@@ -39,9 +39,11 @@ import org.plw4j.GenerationRatio;
 import org.plw4j.LogitsLayout;
 import org.plw4j.LossResult;
 import org.plw4j.LossSummary;
+import org.plw4j.Padding;
 import org.plw4j.PromptCompletionMask;
 import org.plw4j.RgSummary;
 import org.plw4j.WeightedCausalLMLoss;
+import org.plw4j.dl4j.Dl4jLabels;
 import org.plw4j.dl4j.LossWeightedCausalLM;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -427,8 +429,11 @@ public final class PlwExperiment implements Callable<Integer> {
                 rows[i] = s + i;
             }
             DataSet ds = data.batch(rows);
-            INDArray logits = net.output(ds.getFeatures(), false); // [b, V, T], identity activation
-            LossResult r = loss.compute(logits, data.targets(rows), data.mask(rows));
+            INDArray logits = net.output(ds.getFeatures(), false); // [b, V, N-1], identity activation
+            // the labels hold what plw4j needs with shift off: channel 0 the targets, channel 1 their roles
+            INDArray targets = ds.getLabels().get(NDArrayIndex.all(), NDArrayIndex.point(0), NDArrayIndex.all());
+            INDArray roles = ds.getLabels().get(NDArrayIndex.all(), NDArrayIndex.point(1), NDArrayIndex.all());
+            LossResult r = loss.compute(logits, targets, PromptCompletionMask.ofRoles(roles));
             sum = sum.merge(r.summary());
             for (int i = 0; i < rows.length; i++) {
                 int t = data.answerPosition(rows[i]);
@@ -449,25 +454,30 @@ public final class PlwExperiment implements Callable<Integer> {
                 sum.completionAccuracy(), (double) correctAbcd / data.size(), seconds);
     }
 
-    /** The arrays of a data set: DL4J features and labels, plw4j targets and roles. */
+    /**
+     * The arrays of a data set, built with plw4j's helpers: token ids {@code [b, N]} (right-padded), the
+     * roles from prompt and sequence lengths, and DL4J's shifted inputs and {@code [b, 2, N-1]} labels
+     * ({@link Dl4jLabels}).
+     */
     private static final class Data {
         private final List<SyntheticRace.Example> examples;
-        private final int steps;
+        private final int length;
 
-        private Data(List<SyntheticRace.Example> examples, int steps) {
+        private Data(List<SyntheticRace.Example> examples, int length) {
             this.examples = examples;
-            this.steps = steps;
+            this.length = length;
         }
 
-        /** @param length the longest example: time steps = length - 1 (position t predicts token t + 1) */
+        /** @param length the longest example: {@code N}; the network sees {@code N - 1} time steps */
         static Data of(List<SyntheticRace.Example> examples, int length) {
-            return new Data(examples, length - 1);
+            return new Data(examples, length);
         }
 
         int size() {
             return examples.size();
         }
 
+        /** @return the time step whose output predicts the answer letter */
         int answerPosition(int row) {
             return examples.get(row).promptLength - 1;
         }
@@ -477,52 +487,21 @@ public final class PlwExperiment implements Callable<Integer> {
             return e.tokens[e.promptLength];
         }
 
-        /** Features {@code [b, 1, T]} (input ids) and labels {@code [b, 2, T]} (target id, role code). */
+        /** Features {@code [b, N-1]} (input ids) and labels {@code [b, 2, N-1]} (target id, role code). */
         DataSet batch(int[] rows) {
-            float[] f = new float[rows.length * steps];
-            float[] l = new float[rows.length * 2 * steps];
+            int[][] ids = new int[rows.length][length];
+            int[] promptLengths = new int[rows.length];
+            int[] sequenceLengths = new int[rows.length];
             for (int i = 0; i < rows.length; i++) {
                 SyntheticRace.Example e = examples.get(rows[i]);
-                for (int t = 0; t < steps; t++) {
-                    boolean real = t + 1 < e.tokens.length;
-                    f[i * steps + t] = t < e.tokens.length ? e.tokens[t] : SyntheticRace.PAD;
-                    l[(i * 2) * steps + t] = real ? e.tokens[t + 1] : SyntheticRace.PAD;
-                    l[(i * 2 + 1) * steps + t] = role(e, t + 1);
-                }
+                System.arraycopy(e.tokens, 0, ids[i], 0, e.tokens.length); // the rest stays PAD (0)
+                promptLengths[i] = e.promptLength;
+                sequenceLengths[i] = e.tokens.length;
             }
-            return new DataSet(Nd4j.create(f, new long[] {rows.length, 1, steps}, DataType.FLOAT),
-                    Nd4j.create(l, new long[] {rows.length, 2, steps}, DataType.FLOAT));
-        }
-
-        /** Targets {@code [b, T]} for plw4j with shift off: the token each position predicts. */
-        INDArray targets(int[] rows) {
-            int[][] y = new int[rows.length][steps];
-            for (int i = 0; i < rows.length; i++) {
-                SyntheticRace.Example e = examples.get(rows[i]);
-                for (int t = 0; t + 1 < e.tokens.length; t++) {
-                    y[i][t] = e.tokens[t + 1];
-                }
-            }
-            return Nd4j.createFromArray(y);
-        }
-
-        /** Roles of the targets: prompt, completion (the answer letter) or ignore (padding). */
-        PromptCompletionMask mask(int[] rows) {
-            int[][] roles = new int[rows.length][steps];
-            for (int i = 0; i < rows.length; i++) {
-                for (int t = 0; t < steps; t++) {
-                    roles[i][t] = role(examples.get(rows[i]), t + 1);
-                }
-            }
-            return PromptCompletionMask.ofRoles(roles);
-        }
-
-        /** @return the role code of token {@code k} as a target: 1 prompt, 2 completion, 0 padding */
-        private static int role(SyntheticRace.Example e, int k) {
-            if (k >= e.tokens.length) {
-                return 0;
-            }
-            return k < e.promptLength ? 1 : 2;
+            INDArray inputIds = Nd4j.createFromArray(ids);
+            PromptCompletionMask mask = PromptCompletionMask.ofPromptLengths(
+                    promptLengths, sequenceLengths, length, Padding.RIGHT);
+            return new DataSet(Dl4jLabels.inputTokens(inputIds), Dl4jLabels.nextToken(inputIds, mask, LogitsLayout.NCW));
         }
     }
 
