@@ -227,8 +227,10 @@ public final class PlwExperiment implements Callable<Integer> {
         int batchesPerEpoch = (trainSize + batch - 1) / batch;
         int workers = threads > 0 ? threads : Math.max(1, Math.min(plws.length, Runtime.getRuntime().availableProcessors()));
         workers = Math.min(workers, plws.length);
+        int masterThreads = Nd4j.getEnvironment().maxMasterThreads();
+        int maxThreads = Nd4j.getEnvironment().maxThreads();
         if (workers > 1) {
-            // each run single-threaded inside ND4J; the runs share the cores
+            // each run single-threaded inside ND4J (restored at the end); the runs share the cores
             Nd4j.getEnvironment().setMaxMasterThreads(1);
             Nd4j.getEnvironment().setMaxThreads(1);
         }
@@ -277,6 +279,8 @@ public final class PlwExperiment implements Callable<Integer> {
             throw new IllegalStateException(cause);
         } finally {
             pool.shutdownNow();
+            Nd4j.getEnvironment().setMaxMasterThreads(masterThreads);
+            Nd4j.getEnvironment().setMaxThreads(maxThreads);
             if (bar != null) {
                 bar.close();
             }
