@@ -112,6 +112,19 @@ __device__ __forceinline__ void store_grad_vec(typename TG::T* grow, int e0, boo
     }
 }
 
+// Writes a gradient row of zeros (head elements, 16-byte vectors, tail elements).
+template <typename TI, typename TG>
+__device__ __forceinline__ void zero_row(typename TG::T* grow, int h, int nvec, int tail0, int V, bool gvec) {
+    constexpr int W = TI::PER_VEC;
+    const int tid = threadIdx.x;
+    float z[W];
+#pragma unroll
+    for (int k = 0; k < W; k++) z[k] = 0.0f;
+    for (int j = tid; j < nvec; j += PLW4J_BLOCK) store_grad_vec<TI, TG>(grow, h + j * W, gvec, z);
+    if (tid < h) TG::store(grow + tid, 0.0f);
+    if (tail0 + tid < V) TG::store(grow + tail0 + tid, 0.0f);
+}
+
 template <typename TI, typename TG, bool GRAD>
 __device__ __forceinline__ void xent_row(
         const typename TI::T* logits, long long strideB, long long strideT, int seqLen,
@@ -141,19 +154,10 @@ __device__ __forceinline__ void xent_row(
     const bool gvec = GRAD && ((((unsigned long long) (grow + h)) & 15ull) == 0ull);
     const int cv = min(cacheVec, nvec);
 
-    if (y < 0 || (GRAD && sc == 0.0f)) {
-        if (GRAD) {
-            float z[W];
-#pragma unroll
-            for (int k = 0; k < W; k++) z[k] = 0.0f;
-            for (int j = tid; j < nvec; j += PLW4J_BLOCK) store_grad_vec<TI, TG>(grow, h + j * W, gvec, z);
-            if (tid < h) TG::store(grow + tid, 0.0f);
-            if (tail0 + tid < V) TG::store(grow + tail0 + tid, 0.0f);
-        }
-        if (y < 0) {
-            if (tid == 0) { lossOut[r] = 0.0; argOut[r] = -1; }
-            return;
-        }
+    if (y < 0) {   // inactive: the logits are not read; a gradient row is all zeros
+        if (GRAD) zero_row<TI, TG>(grow, h, nvec, tail0, V, gvec);
+        if (tid == 0) { lossOut[r] = 0.0; argOut[r] = -1; }
+        return;
     }
     const bool doGrad = GRAD && sc != 0.0f;
     float zy = 0.0f;
@@ -194,7 +198,11 @@ __device__ __forceinline__ void xent_row(
         argOut[r] = arg;
         lossOut[r] = valid ? ((double) st.m - (double) zy) + log((double) st.s) : (double) nan_f();
     }
-    if (!doGrad) return;
+    if (!GRAD) return;
+    if (!doGrad) {   // zero scale: zeros, written after every read of the row (it may be in place)
+        zero_row<TI, TG>(grow, h, nvec, tail0, V, gvec);
+        return;
+    }
 
     // ---- pass 2: gradient ----
     const float m = valid ? st.m : nan_f();   // NaN propagates to every element of an invalid row

@@ -1,8 +1,15 @@
-// Runs the plw4j CUDA kernels under the CPU emulation (emu_cuda.h) on a problem read from a file
-// and writes their outputs to another file. Driven by org.plw4j.cuda.EmulatedKernelTest, which
-// writes the problems and compares the outputs with org.plw4j.kernel.ReferenceKernel.
-// Build: g++ -std=c++20 -O1 -pthread -DPLW4J_BLOCK=64 -I../../main/cuda emu_main.cpp -o emu
-// Usage: emu IN OUT. Formats (little-endian) are documented in EmulatedKernelTest.
+// Runs one launch of a plw4j CUDA kernel under the CPU emulation (emu_cuda.h). The Java tests'
+// emulated device (org.plw4j.cuda.EmulatedGpu) writes the launch and the device memory it can
+// reach to a file; this program relocates the device addresses to host buffers, runs the kernel
+// and writes the memory back.
+//
+// Build: g++ -std=c++20 -O2 -pthread -DPLW4J_BLOCK=512 -I../../main/cuda emu_main.cpp -o emu
+// Usage: emu IN OUT
+// IN (little-endian): int32 magic 0x504c5745, int32 op 10, int32 nameLength, name bytes,
+//   int32 grid, int32 block, int32 sharedBytes, int32 nParams, nParams x (int32 kind: 0 pointer,
+//   1 int64, 2 int32, 3 float32; int64 bits), int32 nAllocations,
+//   nAllocations x (int64 deviceAddress, int64 bytes, bytes).
+// OUT: the bytes of every allocation after the launch, in the same order.
 #include "emu_cuda.h"
 
 #include "plw4j_xent.cu"
@@ -10,6 +17,7 @@
 #include "plw4j_fill.cu"
 
 #include <cstdio>
+#include <map>
 #include <stdexcept>
 #include <string>
 
@@ -27,95 +35,102 @@ struct Reader {
     }
 };
 
-// Device-like allocation: 256-byte aligned, poisoned with 0xff (NaN in every float format).
-struct Buffer {
+// Host copy of a device allocation: 256-byte aligned like cudaMalloc.
+struct Allocation {
+    unsigned long long device = 0, bytes = 0;
     std::vector<unsigned char> raw;
     unsigned char* base = nullptr;
-    explicit Buffer(size_t n) : raw(n + 256, 0xff) {
-        base = raw.data() + ((256 - (reinterpret_cast<uintptr_t>(raw.data()) & 255)) & 255);
-    }
 };
 
-size_t elem_size(int code) { return code == 0 ? 4 : 2; }
+struct Param {
+    int kind;
+    unsigned long long bits;
+};
 
 typedef void (*XentFn)(const void*, long long, long long, int, int, int, const int*, const float*, void*,
                        long long, long long, double*, int*, int);
-
 template <typename K>
 XentFn erase(K k) { return reinterpret_cast<XentFn>(k); }
 
-XentFn pick(int grad, int tin, int tg) {
-    if (!grad) {
-        if (tin == 0) return erase(&plw4j_xent_fwd_f32);
-        if (tin == 1) return erase(&plw4j_xent_fwd_bf16);
-        return erase(&plw4j_xent_fwd_f16);
+const std::map<std::string, XentFn>& xent_kernels() {
+    static const std::map<std::string, XentFn> m = {
+        {"plw4j_xent_fwd_f32", erase(&plw4j_xent_fwd_f32)},
+        {"plw4j_xent_fwd_bf16", erase(&plw4j_xent_fwd_bf16)},
+        {"plw4j_xent_fwd_f16", erase(&plw4j_xent_fwd_f16)},
+        {"plw4j_xent_grad_f32_f32", erase(&plw4j_xent_grad_f32_f32)},
+        {"plw4j_xent_grad_bf16_bf16", erase(&plw4j_xent_grad_bf16_bf16)},
+        {"plw4j_xent_grad_bf16_f32", erase(&plw4j_xent_grad_bf16_f32)},
+        {"plw4j_xent_grad_f16_f16", erase(&plw4j_xent_grad_f16_f16)},
+        {"plw4j_xent_grad_f16_f32", erase(&plw4j_xent_grad_f16_f32)},
+    };
+    return m;
+}
+
+void* relocate(unsigned long long v, std::vector<Allocation>& allocs) {
+    if (v == 0) return nullptr;
+    for (auto& a : allocs) {
+        if (v >= a.device && v <= a.device + a.bytes) return a.base + (v - a.device);
     }
-    if (tin == 0 && tg == 0) return erase(&plw4j_xent_grad_f32_f32);
-    if (tin == 1 && tg == 1) return erase(&plw4j_xent_grad_bf16_bf16);
-    if (tin == 1 && tg == 0) return erase(&plw4j_xent_grad_bf16_f32);
-    if (tin == 2 && tg == 2) return erase(&plw4j_xent_grad_f16_f16);
-    if (tin == 2 && tg == 0) return erase(&plw4j_xent_grad_f16_f32);
-    throw std::runtime_error("no kernel for this type pair");
+    throw std::runtime_error("pointer parameter outside every allocation");
 }
 
-void xent(Reader& in, FILE* out) {
-    const int tin = in.get<int>(), tg = in.get<int>(), grad = in.get<int>();
-    const int seqLen = in.get<int>(), rows = in.get<int>(), V = in.get<int>(), cacheVec = in.get<int>();
-    const long long sB = in.get<long long>(), sT = in.get<long long>();
-    const long long gB = in.get<long long>(), gT = in.get<long long>();
-    const long long off = in.get<long long>(), n = in.get<long long>();
-    Buffer logits(n * elem_size(tin));
-    in.bytes(logits.base, n * elem_size(tin));
-    const long long gOff = in.get<long long>(), gN = in.get<long long>();
-    Buffer gbuf(grad == 1 ? gN * elem_size(tg) : 0);
-    std::vector<int> targets(rows);
-    std::vector<float> scale(rows);
-    in.bytes(targets.data(), rows * 4ull);
-    in.bytes(scale.data(), rows * 4ull);
-    std::vector<double> loss(rows, -12345.0);
-    std::vector<int> arg(rows, -12345);
-    unsigned char* l0 = logits.base + off * elem_size(tin);
-    unsigned char* g0 = grad == 2 ? l0 : grad == 1 ? gbuf.base + gOff * elem_size(tg) : nullptr;
-    XentFn k = pick(grad, tin, tg);
-    size_t smem = grad ? (size_t) cacheVec * 16 : 0;
-    emu::launch((unsigned) rows, PLW4J_BLOCK, smem, k, (const void*) l0, sB, sT, seqLen, rows, V,
-                (const int*) targets.data(), (const float*) scale.data(), (void*) g0, gB, gT, loss.data(),
-                arg.data(), grad ? cacheVec : 0);
-    std::fwrite(loss.data(), 8, rows, out);
-    std::fwrite(arg.data(), 4, rows, out);
-    if (grad == 1) std::fwrite(gbuf.base, 1, gN * elem_size(tg), out);
-    if (grad == 2) std::fwrite(logits.base, 1, n * elem_size(tin), out);
-}
-
-void sums(Reader& in, FILE* out) {
-    const int rows = in.get<int>(), rowsPerBlock = in.get<int>();
-    std::vector<double> loss(rows);
-    std::vector<int> arg(rows), targets(rows);
-    std::vector<float> weight(rows);
-    std::vector<unsigned char> role(rows);
-    in.bytes(loss.data(), rows * 8ull);
-    in.bytes(arg.data(), rows * 4ull);
-    in.bytes(targets.data(), rows * 4ull);
-    in.bytes(weight.data(), rows * 4ull);
-    in.bytes(role.data(), rows);
-    const int parts = (rows + rowsPerBlock - 1) / rowsPerBlock;
-    std::vector<double> partials((size_t) std::max(parts, 1) * PLW4J_NSUMS, -1.0), result(PLW4J_NSUMS, -1.0);
-    emu::launch((unsigned) parts, PLW4J_BLOCK, 0, &plw4j_sums_partial, (const double*) loss.data(),
-                (const int*) arg.data(), (const int*) targets.data(), (const float*) weight.data(),
-                (const unsigned char*) role.data(), rows, rowsPerBlock, partials.data());
-    emu::launch(1u, PLW4J_BLOCK, 0, &plw4j_sums_final, (const double*) partials.data(), parts, result.data());
-    std::fwrite(result.data(), 8, PLW4J_NSUMS, out);
-}
-
-void fill(Reader& in, FILE* out) {
-    const int type = in.get<int>();
-    const long long n = in.get<long long>();
-    const unsigned int seed = in.get<unsigned int>();
-    Buffer b(n * elem_size(type));
-    if (type == 0) emu::launch(3u, PLW4J_BLOCK, 0, &plw4j_fill_f32, (float*) b.base, n, seed);
-    else if (type == 1) emu::launch(3u, PLW4J_BLOCK, 0, &plw4j_fill_bf16, (unsigned short*) b.base, n, seed);
-    else emu::launch(3u, PLW4J_BLOCK, 0, &plw4j_fill_f16, (unsigned short*) b.base, n, seed);
-    std::fwrite(b.base, 1, n * elem_size(type), out);
+void run(Reader& in, FILE* out) {
+    const int nameLength = in.get<int>();
+    std::string name(nameLength, '\0');
+    in.bytes(name.data(), nameLength);
+    const unsigned grid = in.get<unsigned>(), block = in.get<unsigned>(), smem = in.get<unsigned>();
+    const int np = in.get<int>();
+    std::vector<Param> ps(np);
+    for (auto& p : ps) {
+        p.kind = in.get<int>();
+        p.bits = in.get<unsigned long long>();
+    }
+    const int na = in.get<int>();
+    std::vector<Allocation> allocs(na);
+    for (auto& a : allocs) {
+        a.device = in.get<unsigned long long>();
+        a.bytes = in.get<unsigned long long>();
+        a.raw.assign(a.bytes + 256, 0);
+        a.base = a.raw.data() + ((256 - (reinterpret_cast<uintptr_t>(a.raw.data()) & 255)) & 255);
+        in.bytes(a.base, a.bytes);
+    }
+    if (block != PLW4J_BLOCK) throw std::runtime_error("block size differs from PLW4J_BLOCK of this build");
+    auto P = [&](int i, int kind) -> const Param& {
+        if (i >= np) throw std::runtime_error("too few parameters for " + name);
+        if (ps[i].kind != kind) throw std::runtime_error("parameter " + std::to_string(i) + " of " + name + " has the wrong kind");
+        return ps[i];
+    };
+    auto ptr = [&](int i) { return relocate(P(i, 0).bits, allocs); };
+    auto i64 = [&](int i) { return (long long) P(i, 1).bits; };
+    auto i32 = [&](int i) { return (int) (unsigned int) P(i, 2).bits; };
+    auto& xk = xent_kernels();
+    auto it = xk.find(name);
+    if (it != xk.end()) {
+        if (np != 14) throw std::runtime_error("xent kernels take 14 parameters");
+        if ((size_t) i32(13) * 16 > smem) throw std::runtime_error("cacheVec needs more dynamic shared memory than launched with");
+        emu::launch(grid, block, smem, it->second, (const void*) ptr(0), i64(1), i64(2), i32(3), i32(4), i32(5),
+                    (const int*) ptr(6), (const float*) ptr(7), ptr(8), i64(9), i64(10), (double*) ptr(11),
+                    (int*) ptr(12), i32(13));
+    } else if (name == "plw4j_sums_partial") {
+        if (np != 8) throw std::runtime_error("plw4j_sums_partial takes 8 parameters");
+        emu::launch(grid, block, smem, &plw4j_sums_partial, (const double*) ptr(0), (const int*) ptr(1),
+                    (const int*) ptr(2), (const float*) ptr(3), (const unsigned char*) ptr(4), i32(5), i32(6),
+                    (double*) ptr(7));
+    } else if (name == "plw4j_sums_final") {
+        if (np != 3) throw std::runtime_error("plw4j_sums_final takes 3 parameters");
+        emu::launch(grid, block, smem, &plw4j_sums_final, (const double*) ptr(0), i32(1), (double*) ptr(2));
+    } else if (name == "plw4j_fill_f32" || name == "plw4j_fill_bf16" || name == "plw4j_fill_f16") {
+        if (np != 3) throw std::runtime_error("fill kernels take 3 parameters");
+        const unsigned seed = (unsigned) i32(2);
+        if (name == "plw4j_fill_f32") emu::launch(grid, block, smem, &plw4j_fill_f32, (float*) ptr(0), i64(1), seed);
+        else if (name == "plw4j_fill_bf16") emu::launch(grid, block, smem, &plw4j_fill_bf16, (unsigned short*) ptr(0), i64(1), seed);
+        else emu::launch(grid, block, smem, &plw4j_fill_f16, (unsigned short*) ptr(0), i64(1), seed);
+    } else {
+        throw std::runtime_error("unknown kernel " + name);
+    }
+    for (auto& a : allocs) {
+        if (a.bytes && std::fwrite(a.base, 1, a.bytes, out) != a.bytes) throw std::runtime_error("short write");
+    }
 }
 }  // namespace
 
@@ -128,14 +143,11 @@ int main(int argc, char** argv) {
         FILE* f = std::fopen(argv[1], "rb");
         if (!f) throw std::runtime_error(std::string("cannot open ") + argv[1]);
         Reader in{f};
+        if (in.get<int>() != 0x504c5745) throw std::runtime_error("bad magic");
+        if (in.get<int>() != 10) throw std::runtime_error("bad op");
         FILE* out = std::fopen(argv[2], "wb");
         if (!out) throw std::runtime_error(std::string("cannot open ") + argv[2]);
-        const int magic = in.get<int>(), op = in.get<int>();
-        if (magic != 0x504c5745) throw std::runtime_error("bad magic");
-        if (op == 1) xent(in, out);
-        else if (op == 2) sums(in, out);
-        else if (op == 3) fill(in, out);
-        else throw std::runtime_error("bad op");
+        run(in, out);
         std::fclose(out);
         std::fclose(f);
     } catch (const std::exception& e) {

@@ -43,6 +43,7 @@ final class CudaKernels {
             Map.entry("plw4j_fill_f16", List.of(Kind.PTR, Kind.I64, Kind.I32)));
 
     private final Gpu gpu;
+    private final int block;
     private final int cacheBudget;
     private final Map<String, Gpu.Module> modules = new ConcurrentHashMap<>();
     private final Map<String, Gpu.Function> functions = new ConcurrentHashMap<>();
@@ -53,7 +54,18 @@ final class CudaKernels {
      *        value for the default (half a multiprocessor's shared memory, so two blocks fit)
      */
     CudaKernels(Gpu gpu, long cacheLimitBytes) {
+        this(gpu, cacheLimitBytes, BLOCK);
+    }
+
+    /**
+     * @param gpu the device
+     * @param cacheLimitBytes as above
+     * @param block threads per block; must equal PLW4J_BLOCK of the compiled kernels (512 in the
+     *        bundled PTX; the CPU emulation of the tests builds them with fewer)
+     */
+    CudaKernels(Gpu gpu, long cacheLimitBytes, int block) {
         this.gpu = gpu;
+        this.block = block;
         long perBlock = Math.min(gpu.maxSharedPerBlockOptin(), gpu.sharedPerMultiprocessor() / 2) - 1024L;
         long budget = cacheLimitBytes < 0 ? perBlock : Math.min(perBlock, cacheLimitBytes);
         this.cacheBudget = (int) Math.max(0, budget / 16 * 16);
@@ -75,6 +87,11 @@ final class CudaKernels {
 
     Gpu gpu() {
         return gpu;
+    }
+
+    /** @return threads per block of every launch */
+    int block() {
+        return block;
     }
 
     /** @return bytes of shared memory a gradient block may use for its row cache */
@@ -145,7 +162,7 @@ final class CudaKernels {
         }
         int cacheVec = grad == null ? 0 : cacheVectors(in, vocab);
         Gpu.Function f = function(Ptx.XENT, xentName(in, grad));
-        s.launch(f, rows, BLOCK, cacheVec * 16, Arg.ptr(logits), Arg.i64(strideB), Arg.i64(strideT),
+        s.launch(f, rows, block, cacheVec * 16, Arg.ptr(logits), Arg.i64(strideB), Arg.i64(strideT),
                 Arg.i32(seqLen), Arg.i32(rows), Arg.i32(vocab), Arg.ptr(targets), Arg.ptr(scale),
                 Arg.ptr(gradient), Arg.i64(gStrideB), Arg.i64(gStrideT), Arg.ptr(loss), Arg.ptr(arg),
                 Arg.i32(cacheVec));
@@ -177,11 +194,11 @@ final class CudaKernels {
             long out) {
         int parts = sumParts(rows);
         if (parts > 0) {
-            s.launch(function(Ptx.SUMS, "plw4j_sums_partial"), parts, BLOCK, 0, Arg.ptr(loss), Arg.ptr(arg),
+            s.launch(function(Ptx.SUMS, "plw4j_sums_partial"), parts, block, 0, Arg.ptr(loss), Arg.ptr(arg),
                     Arg.ptr(targets), Arg.ptr(weight), Arg.ptr(role), Arg.i32(rows), Arg.i32(SUM_ROWS_PER_BLOCK),
                     Arg.ptr(partials));
         }
-        s.launch(function(Ptx.SUMS, "plw4j_sums_final"), 1, BLOCK, 0, Arg.ptr(partials), Arg.i32(parts),
+        s.launch(function(Ptx.SUMS, "plw4j_sums_final"), 1, block, 0, Arg.ptr(partials), Arg.i32(parts),
                 Arg.ptr(out));
     }
 
@@ -198,8 +215,8 @@ final class CudaKernels {
         if (n <= 0) {
             return;
         }
-        long blocks = Math.min((n + BLOCK - 1) / BLOCK, (long) gpu.multiprocessors() * 16);
-        s.launch(function(Ptx.FILL, "plw4j_fill_" + t.suffix), (int) blocks, BLOCK, 0, Arg.ptr(out), Arg.i64(n),
+        long blocks = Math.min((n + block - 1) / block, (long) gpu.multiprocessors() * 16);
+        s.launch(function(Ptx.FILL, "plw4j_fill_" + t.suffix), (int) blocks, block, 0, Arg.ptr(out), Arg.i64(n),
                 Arg.i32(seed));
     }
 }

@@ -578,7 +578,7 @@ public final class GpuCheck {
         gpu.makeCurrent();
         long n = (long) rows * vocab;
         long bytes = n * dt.bytes;
-        CudaKernels noCache = new CudaKernels(gpu, 0);
+        CudaKernels noCache = new CudaKernels(gpu, 0, kernels.block());
         List<Long> allocs = new ArrayList<>();
         try (Gpu.Stream s = gpu.createStream()) {
             long dz = gpu.malloc(bytes);
