@@ -59,7 +59,8 @@ inline T shfl_xor(T v, int laneMask) {
     return r;
 }
 
-// Runs kernel(args...) on grid x block threads, blocks in order.
+// Runs kernel(args...) on grid x block threads: one std::thread per CUDA thread of a block, the
+// blocks one after another on the same threads (shared memory re-poisoned between blocks).
 template <typename F, typename... A>
 inline void launch(unsigned int grid, unsigned int block, size_t dynamicSmemBytes, F kernel, A... args) {
     if (block % 32 != 0) std::abort();
@@ -67,25 +68,28 @@ inline void launch(unsigned int grid, unsigned int block, size_t dynamicSmemByte
     g_gridDim = {grid, 1, 1};
     std::vector<uint4> smem((dynamicSmemBytes + 15) / 16 + 1);
     g_dynamic_smem = reinterpret_cast<unsigned char*>(smem.data());
+    // Poison shared memory: the kernels must write before they read.
+    std::memset(smem.data(), 0xff, smem.size() * sizeof(uint4));
     g_exchange.assign(block, 0ull);
-    for (unsigned int b = 0; b < grid; b++) {
-        std::barrier<> bb((std::ptrdiff_t) block);
-        g_block_barrier = &bb;
-        g_warp_barriers.clear();
-        for (unsigned int w = 0; w < block / 32; w++) g_warp_barriers.emplace_back(new std::barrier<>(32));
-        // Poison shared memory: the kernels must write before they read.
-        std::memset(smem.data(), 0xff, smem.size() * sizeof(uint4));
-        std::vector<std::thread> threads;
-        threads.reserve(block);
-        for (unsigned int t = 0; t < block; t++) {
-            threads.emplace_back([=]() {
-                t_thread = {t, 0, 0};
+    std::barrier<> bb((std::ptrdiff_t) block);
+    g_block_barrier = &bb;
+    g_warp_barriers.clear();
+    for (unsigned int w = 0; w < block / 32; w++) g_warp_barriers.emplace_back(new std::barrier<>(32));
+    std::vector<std::thread> threads;
+    threads.reserve(block);
+    for (unsigned int t = 0; t < block; t++) {
+        threads.emplace_back([&, t]() {
+            t_thread = {t, 0, 0};
+            for (unsigned int b = 0; b < grid; b++) {
                 t_block = {b, 0, 0};
                 kernel(args...);
-            });
-        }
-        for (auto& th : threads) th.join();
+                bb.arrive_and_wait();   // the block is done
+                if (t == 0) std::memset(smem.data(), 0xff, smem.size() * sizeof(uint4));
+                bb.arrive_and_wait();
+            }
+        });
     }
+    for (auto& th : threads) th.join();
 }
 }  // namespace emu
 

@@ -117,8 +117,13 @@ public final class GpuCheck {
                 System.err.println("unknown command " + cmd + " (probe, compare, bench, all)");
                 return 2;
         }
-        kernel.closeAll();
+        close();
         return pass ? 0 : 1;
+    }
+
+    /** Frees the device resources of this check's kernel. */
+    void close() {
+        kernel.closeAll();
     }
 
     void probe() {
@@ -506,11 +511,12 @@ public final class GpuCheck {
         return ok;
     }
 
-    private double[] sumsOnDevice(double[] loss, boolean[] correct, Inputs in, Gpu.Stream s) {
+    double[] sumsOnDevice(double[] loss, boolean[] correct, Inputs in, Gpu.Stream s) {
         Gpu gpu = kernels.gpu();
         int rows = in.rows;
         int parts = CudaKernels.sumParts(rows);
-        long metaBytes = 8L * rows + 4L * rows * 3 + rows + 8L * CudaKernels.NSUMS;
+        long outOff = (21L * rows + 7) / 8 * 8;
+        long metaBytes = outOff + 8L * CudaKernels.NSUMS;
         long dL = gpu.malloc(8L * rows);
         long dA = gpu.malloc(4L * rows);
         long dT = gpu.malloc(4L * rows);
@@ -533,7 +539,6 @@ public final class GpuCheck {
             s.copyToDevice(dW, pin, 16L * rows, 4L * rows);
             s.copyToDevice(dR, pin, 20L * rows, rows);
             kernels.sums(s, dL, dA, dT, dW, dR, rows, dP, dO);
-            long outOff = (21L * rows + 7) / 8 * 8;
             s.copyToHost(pin, outOff, dO, 8L * CudaKernels.NSUMS);
             s.synchronize();
             double[] res = new double[CudaKernels.NSUMS];

@@ -250,10 +250,10 @@ final class EmulatedGpu implements Gpu {
         void runUntil(long position) {
             while (executed < position) {
                 Runnable r = queue.poll();
+                executed++;
                 synchronized (EmulatedGpu.this) {   // one operation at a time on the whole device
                     r.run();
                 }
-                executed++;
             }
         }
 
