@@ -73,6 +73,31 @@ abstract class KernelAgreementCases {
         c.check(kernel());
     }
 
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("float64Cases")
+    void float64LogitsRunOnTheCpuKernel(Grad grad) {
+        Case c = new Case(ElementType.FLOAT64, 2, 3, 37, Layout.NCW, grad, 3);
+        c.fillRandom();
+        c.check(kernel());
+    }
+
+    static Stream<Grad> float64Cases() {
+        return Stream.of(Grad.NONE, Grad.SEPARATE, Grad.IN_PLACE);
+    }
+
+    @org.junit.jupiter.api.Test
+    void emptyVocabularyAndNoPositionsGiveZeros() {
+        int[] targets = {-1, -1, -1};
+        double[] loss = {5, 5, 5};
+        boolean[] hit = {true, true, true};
+        kernel().run(LossProblem.builder().shape(1, 3, 0).logitsNwc(Memory.of(new float[0])).targets(targets).build(),
+                loss, hit);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new double[3], loss);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new boolean[3], hit);
+        kernel().run(LossProblem.builder().shape(0, 4, 10).logitsNwc(Memory.of(new float[0])).targets(new int[0])
+                .build(), new double[0], new boolean[0]);
+    }
+
     static Stream<Arguments> specialCases() {
         List<Arguments> out = new ArrayList<>();
         for (ElementType t : new ElementType[] {ElementType.FLOAT32, ElementType.BFLOAT16, ElementType.FLOAT16}) {
