@@ -51,7 +51,8 @@ final class CudaKernels {
     /**
      * @param gpu the device
      * @param cacheLimitBytes most shared memory per gradient block for the row cache, or a negative
-     *        value for the default (half a multiprocessor's shared memory, so two blocks fit)
+     *        value for the default (half a multiprocessor's shared memory less 2 KiB, so that two
+     *        blocks fit: 112 KiB on an H100)
      */
     CudaKernels(Gpu gpu, long cacheLimitBytes) {
         this(gpu, cacheLimitBytes, BLOCK);
@@ -66,7 +67,9 @@ final class CudaKernels {
     CudaKernels(Gpu gpu, long cacheLimitBytes, int block) {
         this.gpu = gpu;
         this.block = block;
-        long perBlock = Math.min(gpu.maxSharedPerBlockOptin(), gpu.sharedPerMultiprocessor() / 2) - 1024L;
+        // Two blocks per multiprocessor: each also holds its static shared memory (272 bytes) and
+        // the 1 KiB the driver reserves per block on compute capability 8.0 and newer.
+        long perBlock = Math.min(gpu.maxSharedPerBlockOptin() - 2048L, gpu.sharedPerMultiprocessor() / 2 - 2048L);
         long budget = cacheLimitBytes < 0 ? perBlock : Math.min(perBlock, cacheLimitBytes);
         this.cacheBudget = (int) Math.max(0, budget / 16 * 16);
     }
