@@ -3,7 +3,7 @@
 // reach to a file; this program relocates the device addresses to host buffers, runs the kernel
 // and writes the memory back.
 //
-// Build: g++ -std=c++20 -O2 -pthread -DPLW4J_BLOCK=512 -I../../main/cuda emu_main.cpp -o emu
+// Build: g++ -std=c++20 -O2 -DPLW4J_BLOCK=512 -I../../main/cuda emu_main.cpp -o emu
 // Usage: emu IN OUT
 // IN (little-endian): int32 magic 0x504c5745, int32 op 10, int32 nameLength, name bytes,
 //   int32 grid, int32 block, int32 sharedBytes, int32 nParams, nParams x (int32 kind: 0 pointer,

@@ -12,6 +12,7 @@ import org.plw4j.kernel.Half;
 import org.plw4j.kernel.LossKernel;
 import org.plw4j.kernel.LossProblem;
 import org.plw4j.kernel.Memory;
+import org.plw4j.kernel.ReferenceKernel;
 
 /**
  * The {@code cuda} loss kernel: the fused kernels of {@code plw4j_xent.cu} launched through JCuda.
@@ -22,10 +23,12 @@ import org.plw4j.kernel.Memory;
  * <ul>
  * <li>{@link #run(LossProblem, double[], boolean[])}: logits in host {@link Memory} (Java arrays or
  * ND4J host buffers, any strides and layout). Rows are copied to page-locked memory as contiguous,
- * 16-byte aligned rows, in chunks of at most {@value #STAGING_PROPERTY} bytes (default 128 MiB),
+ * 16-byte aligned rows, in chunks of at most {@code plw4j.cuda.stagingBytes} (system property,
+ * default 128 MiB),
  * double-buffered so that the copies of one chunk overlap the GPU work of the previous; the
  * gradient comes back the same way. Inactive rows are not copied up. FLOAT64 logits have no GPU
- * kernel: they run on the {@code cpu} backend's kernel.</li>
+ * kernel: they run on the {@code cpu} backend's kernel; problems with the optional extensions of
+ * SPEC section 7 run on {@link ReferenceKernel} ({@link #supportsExtensions()} is false).</li>
  * <li>{@link #runOnDevice(DeviceLossProblem, double[], boolean[])}: logits already in device memory
  * (rows of unit stride along V), used in place; only targets, scales and per-row results move.</li>
  * </ul>
@@ -45,17 +48,28 @@ public final class CudaLossKernel implements LossKernel {
     private final CudaKernels kernels;
     private final Gpu gpu;
     private final long stagingBytes;
+    private final long granule;
     private final ThreadLocal<Workspace> local = new ThreadLocal<>();
     private final Set<Workspace> all = ConcurrentHashMap.newKeySet();
     private volatile LossKernel hostKernel;
 
     CudaLossKernel(CudaKernels kernels, long stagingBytes) {
+        this(kernels, stagingBytes, Workspace.GRANULE);
+    }
+
+    /**
+     * @param kernels the launcher
+     * @param stagingBytes staging chunk size in bytes
+     * @param granule allocation granule of the per-thread buffers (tests use small ones)
+     */
+    CudaLossKernel(CudaKernels kernels, long stagingBytes, long granule) {
         if (!(stagingBytes > 0)) {
             throw new IllegalArgumentException(STAGING_PROPERTY + " must be > 0, was " + stagingBytes);
         }
         this.kernels = kernels;
         this.gpu = kernels.gpu();
         this.stagingBytes = stagingBytes;
+        this.granule = granule;
     }
 
     private static final class Holder {
@@ -122,7 +136,7 @@ public final class CudaLossKernel implements LossKernel {
     private Workspace workspace() {
         Workspace ws = local.get();
         if (ws == null) {
-            ws = new Workspace(gpu);
+            ws = new Workspace(gpu, granule);
             local.set(ws);
             all.add(ws);
         }
@@ -153,6 +167,10 @@ public final class CudaLossKernel implements LossKernel {
         final int rows = p.positions();
         checkOutputs(rows, tokenLoss, tokenCorrect);
         if (rows == 0) {
+            return;
+        }
+        if (p.hasExtensions()) {   // SPEC section 7: not in the GPU kernels (supportsExtensions() is false)
+            ReferenceKernel.INSTANCE.run(p, tokenLoss, tokenCorrect);
             return;
         }
         final DType in = DType.of(p.logits().type());

@@ -7,9 +7,11 @@ import java.nio.ByteBuffer;
  * grown on demand and reused across calls. Not thread-safe: each thread has its own.
  */
 final class Workspace implements AutoCloseable {
-    private static final long GRANULE = 1L << 20;
+    /** Device and page-locked allocations are rounded up to this many bytes (1 MiB) to limit re-allocations. */
+    static final long GRANULE = 1L << 20;
 
     final Gpu gpu;
+    final long granule;
     final Gpu.Stream stream;
     final DeviceBuffer logits;
     final DeviceBuffer grad;
@@ -20,23 +22,28 @@ final class Workspace implements AutoCloseable {
     final HostBuffer[] data = new HostBuffer[2];
     final HostBuffer[] meta = new HostBuffer[2];
 
-    Workspace(Gpu gpu) {
+    /**
+     * @param gpu the device
+     * @param granule allocation granule in bytes ({@link #GRANULE}; tests use less)
+     */
+    Workspace(Gpu gpu, long granule) {
         this.gpu = gpu;
+        this.granule = granule;
         this.stream = gpu.createStream();
-        this.logits = new DeviceBuffer(gpu);
-        this.grad = new DeviceBuffer(gpu);
-        this.targets = new DeviceBuffer(gpu);
-        this.scale = new DeviceBuffer(gpu);
-        this.loss = new DeviceBuffer(gpu);
-        this.arg = new DeviceBuffer(gpu);
+        this.logits = new DeviceBuffer(this);
+        this.grad = new DeviceBuffer(this);
+        this.targets = new DeviceBuffer(this);
+        this.scale = new DeviceBuffer(this);
+        this.loss = new DeviceBuffer(this);
+        this.arg = new DeviceBuffer(this);
         for (int k = 0; k < 2; k++) {
-            data[k] = new HostBuffer(gpu);
-            meta[k] = new HostBuffer(gpu);
+            data[k] = new HostBuffer(this);
+            meta[k] = new HostBuffer(this);
         }
     }
 
-    static long roundUp(long bytes) {
-        return (bytes + GRANULE - 1) / GRANULE * GRANULE;
+    long roundUp(long bytes) {
+        return (bytes + granule - 1) / granule * granule;
     }
 
     @Override
@@ -60,12 +67,14 @@ final class Workspace implements AutoCloseable {
 
     /** A device allocation that only grows. */
     static final class DeviceBuffer implements AutoCloseable {
+        private final Workspace ws;
         private final Gpu gpu;
         private long address;
         private long capacity;
 
-        DeviceBuffer(Gpu gpu) {
-            this.gpu = gpu;
+        DeviceBuffer(Workspace ws) {
+            this.ws = ws;
+            this.gpu = ws.gpu;
         }
 
         /**
@@ -77,7 +86,7 @@ final class Workspace implements AutoCloseable {
                 gpu.free(address);
                 address = 0;
                 capacity = 0;
-                long cap = roundUp(bytes);
+                long cap = ws.roundUp(bytes);
                 address = gpu.malloc(cap);
                 capacity = cap;
             }
@@ -94,12 +103,14 @@ final class Workspace implements AutoCloseable {
 
     /** Page-locked host memory that only grows. */
     static final class HostBuffer implements AutoCloseable {
+        private final Workspace ws;
         private final Gpu gpu;
         private Gpu.Pinned pinned;
         private long capacity;
 
-        HostBuffer(Gpu gpu) {
-            this.gpu = gpu;
+        HostBuffer(Workspace ws) {
+            this.ws = ws;
+            this.gpu = ws.gpu;
         }
 
         /**
@@ -113,7 +124,7 @@ final class Workspace implements AutoCloseable {
                     pinned = null;
                     capacity = 0;
                 }
-                long cap = Math.min(Integer.MAX_VALUE, roundUp(Math.max(1, bytes)));
+                long cap = Math.min(Integer.MAX_VALUE, ws.roundUp(Math.max(1, bytes)));
                 pinned = gpu.mallocHost(cap);
                 capacity = cap;
             }

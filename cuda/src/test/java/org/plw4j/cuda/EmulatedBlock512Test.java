@@ -27,7 +27,7 @@ class EmulatedBlock512Test {
 
     @Test
     void longBf16RowsInPlaceWithTheWholeRowCached() {
-        CudaLossKernel k = new CudaLossKernel(gpu.kernels(-1), 1 << 20);
+        CudaLossKernel k = new CudaLossKernel(gpu.kernels(-1), 1 << 20, 4096);
         KernelAgreementCases.Case c = new KernelAgreementCases.Case(ElementType.BFLOAT16, 1, 3, 9000,
                 KernelAgreementCases.Layout.NWC, KernelAgreementCases.Grad.IN_PLACE, 11);
         c.fillRandom();
@@ -37,7 +37,7 @@ class EmulatedBlock512Test {
 
     @Test
     void longFp32RowsWithoutCache() {
-        CudaLossKernel k = new CudaLossKernel(gpu.kernels(0), 1 << 20);
+        CudaLossKernel k = new CudaLossKernel(gpu.kernels(0), 1 << 20, 4096);
         KernelAgreementCases.Case c = new KernelAgreementCases.Case(ElementType.FLOAT32, 1, 3, 20000,
                 KernelAgreementCases.Layout.PADDED_VIEW, KernelAgreementCases.Grad.SEPARATE, 12);
         c.fillRandom();

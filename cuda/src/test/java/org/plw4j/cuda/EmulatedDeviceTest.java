@@ -38,7 +38,7 @@ class EmulatedDeviceTest {
     static void start() {
         gpu = new EmulatedGpu(64, 232448, 233472);
         kernels = gpu.kernels(-1);
-        kernel = new CudaLossKernel(kernels, 1 << 16);
+        kernel = new CudaLossKernel(kernels, 1 << 16, 4096);
     }
 
     @AfterAll

@@ -28,7 +28,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * event on it is synchronized, as on a GPU, so a caller that reads page-locked memory before
  * waiting sees stale bytes and fails its test. New device memory is filled with 0xff bytes (NaN
  * in every float format), so reading memory that nobody wrote shows up. Freed or unknown
- * addresses, closed page-locked buffers and copies past an allocation throw.
+ * addresses, closed page-locked buffers and copies past an allocation throw. With the environment
+ * variable {@code PLW4J_EMU_KEEP} naming a folder, each launch's input file is kept there, to rerun
+ * the emulator on it by hand ({@code emu IN OUT}).
  */
 final class EmulatedGpu implements Gpu {
     private final Path emu;
@@ -37,6 +39,8 @@ final class EmulatedGpu implements Gpu {
     private final int smemPerSm;
     private final TreeMap<Long, byte[]> memory = new TreeMap<>();
     private final AtomicLong launches = new AtomicLong();
+    final AtomicLong ioNanos = new AtomicLong();
+    final AtomicLong processNanos = new AtomicLong();
     private long next = 0x7f00_0000_0000L;
     private long liveBytes;
 
@@ -347,11 +351,24 @@ final class EmulatedGpu implements Gpu {
             Path dir = Emulator.workDir();
             Path in = Files.createTempFile(dir, "launch", ".in");
             Path out = Files.createTempFile(dir, "launch", ".out");
-            List<Map.Entry<Long, byte[]>> allocs;
+            // only the allocations the pointer parameters point into travel to the emulator
+            List<Map.Entry<Long, byte[]>> allocs = new ArrayList<>();
             synchronized (this) {
-                allocs = new ArrayList<>(memory.entrySet());
+                for (Arg a : args) {
+                    if (a.kind == Arg.Kind.PTR && a.bits != 0) {
+                        Map.Entry<Long, byte[]> e = memory.floorEntry(a.bits);
+                        if (e == null || a.bits > e.getKey() + e.getValue().length) {
+                            throw new IllegalStateException(String.format(
+                                    "%s: pointer parameter %x is outside every allocation", name, a.bits));
+                        }
+                        if (!allocs.contains(e)) {
+                            allocs.add(e);
+                        }
+                    }
+                }
             }
             try {
+                long t0 = System.nanoTime();
                 try (OutputStream os = new BufferedOutputStream(Files.newOutputStream(in), 1 << 16)) {
                     ByteBuffer h = ByteBuffer.allocate(64 + name.length() + 12 * args.length)
                             .order(ByteOrder.LITTLE_ENDIAN);
@@ -369,18 +386,26 @@ final class EmulatedGpu implements Gpu {
                         os.write(e.getValue());
                     }
                 }
+                long t1 = System.nanoTime();
+                if (System.getenv("PLW4J_EMU_KEEP") != null) {
+                    Files.copy(in, Path.of(System.getenv("PLW4J_EMU_KEEP"), name + "-" + grid + ".in"),
+                            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
                 Process p = new ProcessBuilder(emu.toAbsolutePath().toString(), in.toString(), out.toString())
                         .redirectErrorStream(true).start();
                 String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
                 if (!p.waitFor(600, TimeUnit.SECONDS) || p.exitValue() != 0) {
                     throw new IllegalStateException("emulated launch of " + name + " failed: " + log);
                 }
+                long t2 = System.nanoTime();
                 try (InputStream is = new BufferedInputStream(Files.newInputStream(out), 1 << 16)) {
                     DataInputStream d = new DataInputStream(is);
                     for (Map.Entry<Long, byte[]> e : allocs) {
                         d.readFully(e.getValue());
                     }
                 }
+                ioNanos.addAndGet(System.nanoTime() - t2 + t1 - t0);
+                processNanos.addAndGet(t2 - t1);
             } finally {
                 Files.deleteIfExists(in);
                 Files.deleteIfExists(out);

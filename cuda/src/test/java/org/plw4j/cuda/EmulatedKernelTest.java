@@ -21,7 +21,7 @@ class EmulatedKernelTest extends KernelAgreementCases {
     static void start() {
         gpu = new EmulatedGpu(64, 65536, 65536);
         // 256 bytes of row cache: rows of 517 and 4099 elements are cached only in part
-        kernel = new CudaLossKernel(gpu.kernels(256), 3 * 4099 * 4);
+        kernel = new CudaLossKernel(gpu.kernels(256), 3 * 4099 * 4, 4096);
     }
 
     @AfterAll

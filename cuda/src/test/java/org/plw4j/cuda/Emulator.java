@@ -89,7 +89,7 @@ final class Emulator {
         Path out = workDir().resolve("emu" + block + "-" + hex.substring(0, 16));
         if (!Files.isExecutable(out)) {
             Path tmp = workDir().resolve(out.getFileName() + ".tmp");
-            Process p = new ProcessBuilder(cxx, "-std=c++20", "-O2", "-pthread", "-DPLW4J_BLOCK=" + block,
+            Process p = new ProcessBuilder(cxx, "-std=c++20", "-O2", "-DPLW4J_BLOCK=" + block,
                     "-I" + src.toAbsolutePath(), emu.resolve("emu_main.cpp").toAbsolutePath().toString(),
                     "-o", tmp.toAbsolutePath().toString()).redirectErrorStream(true).start();
             String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -86,6 +86,27 @@ abstract class KernelAgreementCases {
     }
 
     @org.junit.jupiter.api.Test
+    void extensionsRunOnTheReference() {
+        org.junit.jupiter.api.Assertions.assertFalse(kernel().supportsExtensions());
+        float[] z = new float[2 * 9];
+        SplittableRandom r = new SplittableRandom(2);
+        for (int i = 0; i < z.length; i++) {
+            z[i] = (float) (r.nextDouble() * 4 - 2);
+        }
+        int[] targets = {4, 8};
+        double[] want = new double[2];
+        double[] got = new double[2];
+        boolean[] wc = new boolean[2];
+        boolean[] gc = new boolean[2];
+        ReferenceKernel.INSTANCE.run(LossProblem.builder().shape(1, 2, 9).logitsNwc(Memory.of(z.clone()))
+                .targets(targets).extensions(0.1, 1e-3, 5.0).build(), want, wc);
+        kernel().run(LossProblem.builder().shape(1, 2, 9).logitsNwc(Memory.of(z.clone())).targets(targets)
+                .extensions(0.1, 1e-3, 5.0).build(), got, gc);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, "delegated: bitwise the reference's");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(wc, gc);
+    }
+
+    @org.junit.jupiter.api.Test
     void emptyVocabularyAndNoPositionsGiveZeros() {
         int[] targets = {-1, -1, -1};
         double[] loss = {5, 5, 5};
