@@ -9,9 +9,14 @@
 //   the double-precision reference (org.plw4j.kernel.ReferenceKernel);
 //   gradient (if asked) g[v] = scale[r] * (exp((z[v] - m) - log(s)) - [v == y]) for an active row
 //   with scale != 0, exact zeros for every other row, whatever its logits hold.
-// Accumulation in fp32 (per thread sequentially, then a fixed warp/block tree), the final loss in
+// Accumulation in fp32 (per thread sequentially, then a fixed warp/block tree), exp as
+// exp2(d * log2 e) on the hardware exp2 (relative error about 1e-6 for |d| < 25), the final loss in
 // double; fp32, bf16 and fp16 logits; the gradient in the logits' type or in fp32. Deterministic:
-// the same input gives bitwise the same output (fixed order everywhere, no atomics).
+// the same input at the same 16-byte alignment gives bitwise the same output (fixed order
+// everywhere, no atomics; the split of a row into head, vectors and tail follows its alignment).
+// Per element: pass 1 one max, one subtract, one multiply, one exp2, one add (the index of a new
+// maximum and of a NaN are searched only in the vectors that hold one); pass 2 one subtract, one
+// fma, one exp2, one multiply, the conversion to the gradient's type.
 //
 // Bytes per token (row of V elements of b bytes, gradient of g bytes per element):
 //   forward            V*b read once (+ 4 B target, 12 B out);
@@ -20,7 +25,9 @@
 //                      when the row was read recently, else from device memory): between
 //                      V*(b+g) and V*(2b+g).
 //
-// Launch shape: one block of PLW4J_BLOCK (512) threads per row, grid = rows (1-D, up to 2^31-1).
+// Launch shape: one block of PLW4J_BLOCK (512) threads per row, grid = rows (1-D, up to 2^31-1);
+// with the default cache (half a multiprocessor's shared memory, 112 KiB on an H100) two gradient
+// blocks share a multiprocessor, up to four forward blocks.
 // Thread t handles the 16-byte vectors t, t+512, ... of the row (coalesced, 4 vectors in flight
 // per thread), the unaligned head and tail elements singly. Dynamic shared memory = cacheVec * 16
 // bytes: pass 1 keeps the first cacheVec vectors of the row there, pass 2 (the gradient) reads them
