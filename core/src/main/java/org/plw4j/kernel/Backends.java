@@ -2,9 +2,12 @@ package org.plw4j.kernel;
 
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
@@ -27,11 +30,23 @@ public final class Backends {
     private Backends() {
     }
 
-    /** @return the providers on the class path, highest priority first */
+    /**
+     * @return the providers on the class path, highest priority first; a provider that fails to load
+     *         (a broken jar, a missing class) is logged and left out, so it cannot break the others
+     */
     public static List<LossKernelProvider> providers() {
         List<LossKernelProvider> list = new ArrayList<>();
-        for (LossKernelProvider p : ServiceLoader.load(LossKernelProvider.class, Backends.class.getClassLoader())) {
-            list.add(p);
+        Iterator<LossKernelProvider> it = ServiceLoader.load(LossKernelProvider.class,
+                Backends.class.getClassLoader()).iterator();
+        while (true) {
+            try {
+                if (!it.hasNext()) {
+                    break;
+                }
+                list.add(it.next());
+            } catch (ServiceConfigurationError | LinkageError e) {
+                LOG.log(Level.WARNING, "plw4j: a kernel backend provider failed to load and is skipped", e);
+            }
         }
         list.sort(Comparator.comparingInt(LossKernelProvider::priority).reversed());
         return list;
@@ -72,7 +87,7 @@ public final class Backends {
         for (LossKernelProvider p : providers()) {
             seen.add(p.name());
             if (p.name().equals(name)) {
-                String why = p.unavailableReason();
+                String why = reason(p);
                 if (why != null) {
                     throw new IllegalStateException(PROPERTY + "=" + name + " but that backend is not usable: " + why);
                 }
@@ -83,10 +98,19 @@ public final class Backends {
                 + seen + " (the cuda backend needs the plw4j-cuda jar)");
     }
 
+    /** The provider's probe, with a throwing probe turned into a reason. */
+    private static String reason(LossKernelProvider p) {
+        try {
+            return p.unavailableReason();
+        } catch (RuntimeException | LinkageError e) {
+            return "its probe failed: " + e;
+        }
+    }
+
     private static LossKernel chooseAuto() {
         StringBuilder skipped = new StringBuilder();
         for (LossKernelProvider p : providers()) {
-            String why = p.unavailableReason();
+            String why = reason(p);
             if (why == null) {
                 LossKernel k = p.kernel();
                 LOG.info(() -> "plw4j: " + PROPERTY + "=auto chose the " + p.name() + " backend (" + k.name() + ")"

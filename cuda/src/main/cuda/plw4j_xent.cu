@@ -1,0 +1,301 @@
+// plw4j: fused cross-entropy over rows of logits, forward and forward+gradient.
+//
+// Math, per row r (a logit position) with target y = targets[r]:
+//   inactive row (y < 0): loss 0, arg-max -1, gradient row all zeros (the logits are not read);
+//   m   = max_v z[v] (NaN ignored),  s = sum_v exp(z[v] - m)  (online: the running max rescales s),
+//   loss = (m - z[y]) + log(s)  in double (two non-negative terms: no cancellation),
+//   arg  = first index of the maximum; the first NaN if the row holds one; 0 if no element is above -Inf,
+//   a NaN in the row, m = +Inf or m = -Inf (all -Inf) make the loss NaN, as IEEE arithmetic does in
+//   the double-precision reference (org.plw4j.kernel.ReferenceKernel);
+//   gradient (if asked) g[v] = scale[r] * (exp((z[v] - m) - log(s)) - [v == y]) for an active row
+//   with scale != 0, exact zeros for every other row, whatever its logits hold.
+// Accumulation in fp32 (per thread sequentially, then a fixed warp/block tree), exp as
+// exp2(d * log2 e) on the hardware exp2 (relative error about 1e-6 for |d| < 25), the final loss in
+// double; fp32, bf16 and fp16 logits; the gradient in the logits' type or in fp32. Deterministic:
+// the same input at the same 16-byte alignment gives bitwise the same output (fixed order
+// everywhere, no atomics; the split of a row into head, vectors and tail follows its alignment).
+// Per element: pass 1 one max, one subtract, one multiply, one exp2, one add (the index of a new
+// maximum and of a NaN are searched only in the vectors that hold one); pass 2 one subtract, one
+// fma, one exp2, one multiply, the conversion to the gradient's type.
+//
+// Bytes per token (row of V elements of b bytes, gradient of g bytes per element):
+//   forward            V*b read once (+ 4 B target, 12 B out);
+//   forward+gradient   V*b read, V*g written, and the part of the row that did not fit the
+//                      shared-memory cache (cacheVec 16-byte vectors) read a second time (from L2
+//                      when the row was read recently, else from device memory): between
+//                      V*(b+g) and V*(2b+g).
+//
+// Launch shape: one block of PLW4J_BLOCK (512) threads per row, grid = rows (1-D, up to 2^31-1);
+// with the default cache (half a multiprocessor's shared memory, 112 KiB on an H100) two gradient
+// blocks share a multiprocessor, up to four forward blocks.
+// Thread t handles the 16-byte vectors t, t+512, ... of the row (coalesced, 4 vectors in flight
+// per thread), the unaligned head and tail elements singly. Dynamic shared memory = cacheVec * 16
+// bytes: pass 1 keeps the first cacheVec vectors of the row there, pass 2 (the gradient) reads them
+// back instead of re-reading device memory; the host sizes cacheVec to the device (0 = no cache).
+// Rows are addressed as logits + (r / seqLen) * strideB + (r % seqLen) * strideT, in elements,
+// with unit stride along V; the gradient likewise with its own strides (it may alias the logits:
+// in place, every element is read before the same thread overwrites it).
+#include "plw4j_common.cuh"
+
+namespace plw4j {
+
+struct RowStat {
+    float m;   // running max (NaN ignored), -Inf when nothing above -Inf was seen
+    float s;   // sum of exp(z - m)
+    int bi;    // first index of the max, PLW4J_NONE if none above -Inf
+    int ni;    // first NaN index, PLW4J_NONE if none
+    __device__ __forceinline__ static RowStat shfl_xor(const RowStat& a, int o) {
+        RowStat r;
+        r.m = __shfl_xor_sync(0xffffffffu, a.m, o);
+        r.s = __shfl_xor_sync(0xffffffffu, a.s, o);
+        r.bi = __shfl_xor_sync(0xffffffffu, a.bi, o);
+        r.ni = __shfl_xor_sync(0xffffffffu, a.ni, o);
+        return r;
+    }
+};
+
+__device__ __forceinline__ RowStat stat_identity() {
+    RowStat r; r.m = neg_inf_f(); r.s = 0.0f; r.bi = PLW4J_NONE; r.ni = PLW4J_NONE; return r;
+}
+
+// exp(d) as 2^(d * log2(e)): one multiply and the hardware exp2 (MUFU.EX2, relative error about
+// 2^-22). The rounding of d * log2(e) adds a relative error of about |d| * 4e-8 to the result, under
+// 1e-6 for every element that adds more than 1e-10 of the row's probability mass.
+#define PLW4J_LOG2E 1.4426950408889634f
+__device__ __forceinline__ float exp_of(float d) { return exp2f(d * PLW4J_LOG2E); }
+
+// Commutative combine (bitwise: a op b == b op a).
+struct CombineStat {
+    __device__ __forceinline__ RowStat operator()(const RowStat& a, const RowStat& b) const {
+        RowStat r;
+        r.m = fmaxf(a.m, b.m);
+        if (r.m == neg_inf_f()) {
+            r.s = 0.0f;
+        } else {
+            r.s = a.s * exp_of(a.m - r.m) + b.s * exp_of(b.m - r.m);
+        }
+        if (a.m > b.m) r.bi = a.bi;
+        else if (b.m > a.m) r.bi = b.bi;
+        else r.bi = min(a.bi, b.bi);
+        r.ni = min(a.ni, b.ni);
+        return r;
+    }
+};
+
+// Folds N consecutive elements starting at index idx0 into the thread's running statistics.
+// Elements reach a thread in increasing index order. The common case costs one max per element
+// (and the exponential): the index of a new maximum and of the first NaN are searched only in
+// the rare vectors that hold one.
+template <int N>
+__device__ __forceinline__ void fold(RowStat& st, const float* x, int idx0) {
+    float vm = x[0];
+    bool nan = x[0] != x[0];
+#pragma unroll
+    for (int k = 1; k < N; k++) {
+        vm = fmaxf(vm, x[k]);        // NaN-ignoring
+        nan |= x[k] != x[k];
+    }
+    if (nan && st.ni == PLW4J_NONE) {
+#pragma unroll
+        for (int k = N - 1; k >= 0; k--) {
+            if (x[k] != x[k]) st.ni = idx0 + k;   // the last assignment is the first NaN
+        }
+    }
+    if (vm > st.m) {                 // a new maximum: its first index in this vector
+        int bi = idx0;
+#pragma unroll
+        for (int k = N - 1; k >= 0; k--) {
+            if (x[k] == vm) bi = idx0 + k;
+        }
+        st.bi = bi;
+        st.s = st.s * exp_of(st.m - vm);   // st.m = -Inf: exp 0 and s was 0
+        st.m = vm;
+    }
+    if (st.m > neg_inf_f()) {
+        float acc = 0.0f;
+#pragma unroll
+        for (int k = 0; k < N; k++) acc += exp_of(x[k] - st.m);   // -Inf elements add 0
+        st.s += acc;
+    }
+}
+
+// Gradient of N elements: g = sc * (exp((x - m) - log(s)) - [idx == y]), with ls2 = log2(s).
+template <int N>
+__device__ __forceinline__ void grad_elems(float* x, int idx0, float m, float ls2, float sc, int y) {
+#pragma unroll
+    for (int k = 0; k < N; k++) {
+        float p = exp2f(fmaf(x[k] - m, PLW4J_LOG2E, -ls2));
+        x[k] = sc * (idx0 + k == y ? p - 1.0f : p);
+    }
+}
+
+template <typename TI, typename TG>
+__device__ __forceinline__ void store_grad_vec(typename TG::T* grow, int e0, bool gvec, const float* x) {
+    constexpr int N = TI::PER_VEC;
+    if (gvec) {
+        // N elements of TG: N * sizeof(TG::T) bytes, a whole number of 16-byte vectors.
+        constexpr int NV = N / TG::PER_VEC;
+        uint4* dst = reinterpret_cast<uint4*>(grow + e0);
+#pragma unroll
+        for (int q = 0; q < NV; q++) dst[q] = TG::pack(x + q * TG::PER_VEC);
+    } else {
+#pragma unroll
+        for (int k = 0; k < N; k++) TG::store(grow + e0 + k, x[k]);
+    }
+}
+
+// Writes a gradient row of zeros (head elements, 16-byte vectors, tail elements).
+template <typename TI, typename TG>
+__device__ __forceinline__ void zero_row(typename TG::T* grow, int h, int nvec, int tail0, int V, bool gvec) {
+    constexpr int W = TI::PER_VEC;
+    const int tid = threadIdx.x;
+    float z[W];
+#pragma unroll
+    for (int k = 0; k < W; k++) z[k] = 0.0f;
+    for (int j = tid; j < nvec; j += PLW4J_BLOCK) store_grad_vec<TI, TG>(grow, h + j * W, gvec, z);
+    if (tid < h) TG::store(grow + tid, 0.0f);
+    if (tail0 + tid < V) TG::store(grow + tail0 + tid, 0.0f);
+}
+
+template <typename TI, typename TG, bool GRAD>
+__device__ __forceinline__ void xent_row(
+        const typename TI::T* logits, long long strideB, long long strideT, int seqLen,
+        int rows, int V, const int* __restrict__ targets, const float* __restrict__ scale,
+        typename TG::T* grad, long long gStrideB, long long gStrideT,
+        double* __restrict__ lossOut, int* __restrict__ argOut, int cacheVec, uint4* cache,
+        RowStat* scratch) {
+    typedef typename TI::T T;
+    typedef typename TG::T G;
+    constexpr int W = TI::PER_VEC;
+    constexpr int U = 4;   // vectors in flight per thread
+    const int r = blockIdx.x;
+    const int tid = threadIdx.x;
+    if (r >= rows) return;   // grid = rows; the guard keeps a larger grid harmless
+    const int y = targets[r];
+    const int b = r / seqLen, t = r - b * seqLen;
+    const T* row = logits + (long long) b * strideB + (long long) t * strideT;
+    G* grow = GRAD ? grad + (long long) b * gStrideB + (long long) t * gStrideT : nullptr;
+    const float sc = GRAD ? (y >= 0 ? scale[r] : 0.0f) : 0.0f;
+
+    // Alignment of the row: h head elements, then nvec 16-byte vectors, then tail elements.
+    const unsigned long long addr = (unsigned long long) row;
+    const int mis = (int) ((addr & 15ull) / sizeof(T));
+    const int h = mis == 0 ? 0 : min(V, W - mis);
+    const int nvec = (V - h) / W;
+    const int tail0 = h + nvec * W;
+    const bool gvec = GRAD && ((((unsigned long long) (grow + h)) & 15ull) == 0ull);
+    const int cv = min(cacheVec, nvec);
+
+    if (y < 0) {   // inactive: the logits are not read; a gradient row is all zeros
+        if (GRAD) zero_row<TI, TG>(grow, h, nvec, tail0, V, gvec);
+        if (tid == 0) { lossOut[r] = 0.0; argOut[r] = -1; }
+        return;
+    }
+    const bool doGrad = GRAD && sc != 0.0f;
+    float zy = 0.0f;
+    if (tid == 0) zy = TI::load(row + y);   // before any gradient write (in place)
+
+    // ---- pass 1: statistics (and fill the shared-memory cache) ----
+    RowStat st = stat_identity();
+    if (tid < h) { float x = TI::load(row + tid); fold<1>(st, &x, tid); }
+    const uint4* vrow = reinterpret_cast<const uint4*>(row + h);
+    int j = tid;
+    for (; j + (U - 1) * PLW4J_BLOCK < nvec; j += U * PLW4J_BLOCK) {
+        uint4 v[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) v[u] = vrow[j + u * PLW4J_BLOCK];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int jj = j + u * PLW4J_BLOCK;
+            if (doGrad && jj < cv) cache[jj] = v[u];
+            float x[W];
+            TI::unpack(v[u], x);
+            fold<W>(st, x, h + jj * W);
+        }
+    }
+    for (; j < nvec; j += PLW4J_BLOCK) {
+        uint4 v = vrow[j];
+        if (doGrad && j < cv) cache[j] = v;
+        float x[W];
+        TI::unpack(v, x);
+        fold<W>(st, x, h + j * W);
+    }
+    if (tail0 + tid < V) { float x = TI::load(row + tail0 + tid); fold<1>(st, &x, tail0 + tid); }
+
+    st = block_allreduce(st, stat_identity(), CombineStat(), scratch);
+
+    const bool valid = st.ni == PLW4J_NONE && st.m > neg_inf_f() && st.m < -neg_inf_f();
+    if (tid == 0) {
+        const int arg = st.ni != PLW4J_NONE ? st.ni : (st.bi == PLW4J_NONE ? 0 : st.bi);
+        argOut[r] = arg;
+        lossOut[r] = valid ? ((double) st.m - (double) zy) + log((double) st.s) : (double) nan_f();
+    }
+    if (!GRAD) return;
+    if (!doGrad) {   // zero scale: zeros, written after every read of the row (it may be in place)
+        zero_row<TI, TG>(grow, h, nvec, tail0, V, gvec);
+        return;
+    }
+
+    // ---- pass 2: gradient ----
+    const float m = valid ? st.m : nan_f();   // NaN propagates to every element of an invalid row
+    const float ls2 = log2f(st.s);
+    // Uncached vectors first: the end of the row is the most recently read, the likeliest in L2.
+    for (int jj = cv + tid; jj < nvec; jj += PLW4J_BLOCK) {
+        float x[W];
+        TI::unpack(vrow[jj], x);
+        grad_elems<W>(x, h + jj * W, m, ls2, sc, y);
+        store_grad_vec<TI, TG>(grow, h + jj * W, gvec, x);
+    }
+    for (int jj = tid; jj < cv; jj += PLW4J_BLOCK) {
+        float x[W];
+        TI::unpack(cache[jj], x);
+        grad_elems<W>(x, h + jj * W, m, ls2, sc, y);
+        store_grad_vec<TI, TG>(grow, h + jj * W, gvec, x);
+    }
+    if (tid < h) {
+        float x = TI::load(row + tid);
+        grad_elems<1>(&x, tid, m, ls2, sc, y);
+        TG::store(grow + tid, x);
+    }
+    if (tail0 + tid < V) {
+        float x = TI::load(row + tail0 + tid);
+        grad_elems<1>(&x, tail0 + tid, m, ls2, sc, y);
+        TG::store(grow + tail0 + tid, x);
+    }
+}
+
+}  // namespace plw4j
+
+// The logits are __restrict__ (read-only path) only in the forward kernels: a gradient may be
+// written over them (in place).
+#define PLW4J_XENT_PARAMS(TIN, TOUT, RESTRICT)                                                      \
+    const TIN* RESTRICT logits, long long strideB, long long strideT, int seqLen, int rows,         \
+    int V, const int* __restrict__ targets, const float* __restrict__ scale, TOUT* grad,            \
+    long long gStrideB, long long gStrideT, double* __restrict__ lossOut, int* __restrict__ argOut, \
+    int cacheVec
+#define PLW4J_NO_RESTRICT
+
+#define PLW4J_XENT_KERNEL(NAME, TI, TG, GRAD, RESTRICT)                                             \
+    extern "C" __global__ void __launch_bounds__(PLW4J_BLOCK)                                      \
+    NAME(PLW4J_XENT_PARAMS(plw4j::TI::T, plw4j::TG::T, RESTRICT)) {                                \
+        __shared__ plw4j::RowStat scratch[PLW4J_WARPS + 1];                                        \
+        PLW4J_DYNAMIC_CACHE(cache);                                                                 \
+        plw4j::xent_row<plw4j::TI, plw4j::TG, GRAD>(logits, strideB, strideT, seqLen, rows, V,     \
+                targets, scale, grad, gStrideB, gStrideT, lossOut, argOut, cacheVec, cache,         \
+                scratch);                                                                           \
+    }
+
+#ifndef PLW4J_DYNAMIC_CACHE
+#define PLW4J_DYNAMIC_CACHE(name) extern __shared__ uint4 name[]
+#endif
+
+// Forward only (grad, gStrideB, gStrideT, scale and cacheVec are ignored; pass 0/null).
+PLW4J_XENT_KERNEL(plw4j_xent_fwd_f32, F32, F32, false, __restrict__)
+PLW4J_XENT_KERNEL(plw4j_xent_fwd_bf16, BF16, BF16, false, __restrict__)
+PLW4J_XENT_KERNEL(plw4j_xent_fwd_f16, FP16, FP16, false, __restrict__)
+// Forward + gradient: logits type, gradient type.
+PLW4J_XENT_KERNEL(plw4j_xent_grad_f32_f32, F32, F32, true, PLW4J_NO_RESTRICT)
+PLW4J_XENT_KERNEL(plw4j_xent_grad_bf16_bf16, BF16, BF16, true, PLW4J_NO_RESTRICT)
+PLW4J_XENT_KERNEL(plw4j_xent_grad_bf16_f32, BF16, F32, true, PLW4J_NO_RESTRICT)
+PLW4J_XENT_KERNEL(plw4j_xent_grad_f16_f16, FP16, FP16, true, PLW4J_NO_RESTRICT)
+PLW4J_XENT_KERNEL(plw4j_xent_grad_f16_f32, FP16, F32, true, PLW4J_NO_RESTRICT)
