@@ -7,6 +7,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -193,12 +195,11 @@ public class LossBenchmark {
         final int rows = batch.b * batch.n;
         final int v = batch.v;
         final boolean half = batch.dtype.width() == 2;
-        @SuppressWarnings("unchecked")
-        Future<Double>[] parts = new Future[threads];
+        List<Future<Double>> parts = new ArrayList<>(threads);
         for (int k = 0; k < threads; k++) {
             final int from = (int) ((long) rows * k / threads);
             final int to = (int) ((long) rows * (k + 1) / threads);
-            parts[k] = d.readers.submit(() -> {
+            parts.add(d.readers.submit(() -> {
                 double acc = 0;
                 if (half) {
                     ShortBuffer sb = all.asShortBuffer();
@@ -216,7 +217,7 @@ public class LossBenchmark {
                     }
                 }
                 return acc;
-            });
+            }));
         }
         double s = 0;
         for (Future<Double> f : parts) {
@@ -310,6 +311,7 @@ public class LossBenchmark {
      * @return the weighted mean loss
      */
     @Benchmark
+    @SuppressWarnings("try") // the workspace is used through its activation, not by name
     public double naiveForwardWorkspace(Data d, Naive nv) {
         try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(nv.workspace, "naive")) {
             return naiveLoss(nv, naiveLogSoftmax(d.batch));
@@ -325,6 +327,7 @@ public class LossBenchmark {
      * @return the loss and the gradient's first element
      */
     @Benchmark
+    @SuppressWarnings("try") // the workspace is used through its activation, not by name
     public double[] naiveForwardGradientWorkspace(Data d, Naive nv) {
         try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(nv.workspace, "naive")) {
             INDArray logp = naiveLogSoftmax(d.batch);
