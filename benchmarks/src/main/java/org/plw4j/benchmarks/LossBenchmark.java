@@ -7,12 +7,19 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.impl.ActivationSoftmax;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
+import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
+import org.nd4j.linalg.api.memory.enums.LearningPolicy;
+import org.nd4j.linalg.api.memory.enums.SpillPolicy;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.loss.SparseSoftmaxCrossEntropyLossWithLogits;
@@ -43,11 +50,13 @@ import org.plw4j.kernel.FusedCpuKernel;
  * every implementation in the same run and on the same arrays:
  * <ul>
  * <li>{@code streamRead}: read every logit once, on as many threads as the fused kernel (the memory floor);</li>
- * <li>{@code fusedForward}, {@code fusedForwardGradient}: plw4j's public API on the fused CPU kernel;</li>
+ * <li>{@code fusedForward}, {@code fusedForwardGradient}, {@code fusedForwardGradientInPlace}: plw4j's public
+ *     API on the fused CPU kernel (the gradient in a new array, or written over the logits);</li>
  * <li>{@code naiveForward}, {@code naiveForwardGradient}: the Hugging Face code path in ND4J: shift with a
  *     contiguous copy, log-softmax materialised as {@code [B·(N-1), V]}, gather, weighted mean; the gradient
  *     {@code (softmax - onehot)·w/Σw} materialised and scattered back into a zero {@code [B, N, V]} array.
- *     bf16 logits are upcast to fp32 first, as Hugging Face's Llama does;</li>
+ *     bf16 logits are upcast to fp32 first, as Hugging Face's Llama does; the {@code ...Workspace} variants
+ *     keep every temporary in an ND4J workspace allocated once;</li>
  * <li>{@code nd4jSparseSoftmaxCE}: ND4J's {@code sparse_softmax_cross_entropy_loss_with_logits} on the
  *     {@code [B·N, V]} view, weights applied to its per-token output;</li>
  * <li>{@code dl4jMcxentForward}, {@code dl4jMcxentForwardGradient}: DL4J's {@code LossMCXENT} with softmax,
@@ -57,89 +66,140 @@ import org.plw4j.kernel.FusedCpuKernel;
  * Every method returns its result (JMH consumes it). The reference kernel, too slow for the big shapes,
  * is in {@link ReferenceKernelBenchmark}.
  */
-@State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 2, time = 2)
 @Measurement(iterations = 3, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Xms2g", "-Xmx6g",
-    "-Dorg.bytedeco.javacpp.maxbytes=12G", "-Dorg.bytedeco.javacpp.maxphysicalbytes=18G"})
+    "-Dorg.bytedeco.javacpp.maxbytes=14G", "-Dorg.bytedeco.javacpp.maxphysicalbytes=20G"})
 public class LossBenchmark {
-    /** (B, N, V) as {@code BxNxV}. */
-    @Param({"4x512x32000", "1x2048x128256", "16x256x50257"})
-    public String shape;
 
-    /** ND4J data type of the logits. */
-    @Param({"FLOAT", "BFLOAT16"})
-    public String dtype;
+    /** The batch: shape and dtype parameters, logits, ids, roles, and the fused kernel's API object. */
+    @State(Scope.Benchmark)
+    public static class Data {
+        /** (B, N, V) as {@code BxNxV}. */
+        @Param({"4x512x32000", "1x2048x128256", "16x256x50257"})
+        public String shape;
 
-    private Batch batch;
-    private WeightedCausalLMLoss fused;
-    private INDArray weightsShifted; // [B*(N-1), 1], w/Σw
-    private INDArray weightsFlat; // [B*(N-1)], w/Σw
-    private INDArray gatherIndices; // [B*(N-1), 2]: (row, target)
-    private int[] shiftedTargets;
-    private INDArray sparseLabels; // [B*N] int
-    private INDArray tokenWeights; // [B*N] float
-    private INDArray oneHot; // [B*N, V]
-    private INDArray mcxentMask; // [B*N, 1]
-    private ExecutorService readers;
-    private int threads;
+        /** ND4J data type of the logits. */
+        @Param({"FLOAT", "BFLOAT16"})
+        public String dtype;
 
-    /** Builds the batch and the baselines' inputs. */
-    @Setup(Level.Trial)
-    public void setUp() {
-        batch = new Batch(shape, dtype);
-        FusedCpuKernel kernel = FusedCpuKernel.create();
-        threads = kernel.parallelism();
-        fused = WeightedCausalLMLoss.withDefaults().withPromptLossWeight(Batch.PLW).withKernel(kernel);
-        int b = batch.b;
-        int n = batch.n;
-        int v = batch.v;
-        double[] ws = new double[b * (n - 1)];
-        shiftedTargets = new int[b * (n - 1)];
-        for (int r = 0; r < b; r++) {
-            for (int t = 0; t + 1 < n; t++) {
-                ws[r * (n - 1) + t] = batch.weights[r * n + t] / batch.weightSum;
-                shiftedTargets[r * (n - 1) + t] = batch.targets[r * n + t];
+        Batch batch;
+        WeightedCausalLMLoss fused;
+        int threads;
+        ExecutorService readers;
+
+        /** Builds the batch. */
+        @Setup(Level.Trial)
+        public void setUp() {
+            batch = new Batch(shape, dtype);
+            FusedCpuKernel kernel = FusedCpuKernel.create();
+            threads = kernel.parallelism();
+            fused = WeightedCausalLMLoss.withDefaults().withPromptLossWeight(Batch.PLW).withKernel(kernel);
+            readers = Executors.newFixedThreadPool(threads);
+        }
+
+        /** Stops the reader threads. */
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            readers.shutdownNow();
+        }
+    }
+
+    /** Inputs of the naive path: targets and normalised weights of the shifted positions, and a workspace. */
+    @State(Scope.Benchmark)
+    public static class Naive {
+        INDArray weightsColumn; // [B*(N-1), 1], w/Σw
+        INDArray weightsFlat; // [B*(N-1)], w/Σw
+        INDArray gatherIndices; // [B*(N-1), 2]: (row, target)
+        int[] targets;
+        WorkspaceConfiguration workspace;
+
+        /**
+         * @param d the batch
+         */
+        @Setup(Level.Trial)
+        public void setUp(Data d) {
+            Batch batch = d.batch;
+            int b = batch.b;
+            int n = batch.n;
+            double[] ws = new double[b * (n - 1)];
+            targets = new int[b * (n - 1)];
+            int[][] idx = new int[b * (n - 1)][];
+            for (int r = 0; r < b; r++) {
+                for (int t = 0; t + 1 < n; t++) {
+                    int i = r * (n - 1) + t;
+                    ws[i] = batch.weights[r * n + t] / batch.weightSum;
+                    targets[i] = batch.targets[r * n + t];
+                    idx[i] = new int[] {i, targets[i]};
+                }
             }
+            weightsColumn = Nd4j.createFromArray(ws).castTo(DataType.FLOAT).reshape(b * (n - 1L), 1);
+            weightsFlat = Nd4j.createFromArray(ws).castTo(DataType.FLOAT);
+            gatherIndices = Nd4j.createFromArray(idx);
+            long fp32 = (long) b * n * batch.v * 4;
+            // one allocation, reused by every call: upcast, shift copy, log-softmax, softmax, gradient
+            workspace = WorkspaceConfiguration.builder().initialSize(5 * fp32 + (64L << 20))
+                    .policyAllocation(AllocationPolicy.STRICT).policyLearning(LearningPolicy.NONE)
+                    .policySpill(SpillPolicy.REALLOCATE).build();
         }
-        weightsShifted = Nd4j.createFromArray(ws).castTo(DataType.FLOAT).reshape(b * (n - 1L), 1);
-        weightsFlat = Nd4j.createFromArray(ws).castTo(DataType.FLOAT);
-        int[][] idx = new int[b * (n - 1)][];
-        for (int i = 0; i < idx.length; i++) {
-            idx[i] = new int[] {i, shiftedTargets[i]};
-        }
-        gatherIndices = Nd4j.createFromArray(idx);
-        sparseLabels = Nd4j.createFromArray(batch.targets);
-        tokenWeights = Nd4j.createFromArray(batch.weights).castTo(DataType.FLOAT);
-        oneHot = Nd4j.zeros(batch.dtype, (long) b * n, v);
-        for (int i = 0; i < b * n; i++) {
-            oneHot.putScalar(i, batch.targets[i], 1.0);
-        }
-        mcxentMask = Nd4j.createFromArray(batch.weights).castTo(batch.dtype).reshape((long) b * n, 1);
-        readers = Executors.newFixedThreadPool(threads);
     }
 
-    /** Stops the reader threads. */
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        readers.shutdownNow();
+    /** DL4J's inputs: one-hot labels [B*N, V] and the weights as a [B*N, 1] mask. */
+    @State(Scope.Benchmark)
+    public static class OneHot {
+        INDArray labels;
+        INDArray mask;
+
+        /**
+         * @param d the batch
+         */
+        @Setup(Level.Trial)
+        public void setUp(Data d) {
+            Batch batch = d.batch;
+            labels = Nd4j.zeros(batch.dtype, (long) batch.b * batch.n, batch.v);
+            for (int i = 0; i < batch.b * batch.n; i++) {
+                labels.putScalar(i, batch.targets[i], 1.0);
+            }
+            mask = Nd4j.createFromArray(batch.weights).castTo(batch.dtype).reshape((long) batch.b * batch.n, 1);
+        }
     }
 
-    /** @return a value depending on every row read: the memory floor of any implementation */
+    /** ND4J's sparse op inputs: labels [B*N] and weights [B*N]. */
+    @State(Scope.Benchmark)
+    public static class Sparse {
+        INDArray labels;
+        INDArray weights;
+
+        /**
+         * @param d the batch
+         */
+        @Setup(Level.Trial)
+        public void setUp(Data d) {
+            labels = Nd4j.createFromArray(d.batch.targets);
+            weights = Nd4j.createFromArray(d.batch.weights).castTo(DataType.FLOAT);
+        }
+    }
+
+    /**
+     * @param d the batch
+     * @return a value depending on every row read: the memory floor of any implementation
+     * @throws Exception if a reader fails
+     */
     @Benchmark
-    public double streamRead() throws Exception {
+    public double streamRead(Data d) throws Exception {
+        Batch batch = d.batch;
         ByteBuffer all = batch.logits.data().asNio().order(ByteOrder.nativeOrder());
+        final int threads = d.threads;
         final int rows = batch.b * batch.n;
         final int v = batch.v;
         final boolean half = batch.dtype.width() == 2;
-        @SuppressWarnings("unchecked")
-        Future<Double>[] parts = new Future[threads];
+        List<Future<Double>> parts = new ArrayList<>(threads);
         for (int k = 0; k < threads; k++) {
             final int from = (int) ((long) rows * k / threads);
             final int to = (int) ((long) rows * (k + 1) / threads);
-            parts[k] = readers.submit(() -> {
+            parts.add(d.readers.submit(() -> {
                 double acc = 0;
                 if (half) {
                     ShortBuffer sb = all.asShortBuffer();
@@ -157,7 +217,7 @@ public class LossBenchmark {
                     }
                 }
                 return acc;
-            });
+            }));
         }
         double s = 0;
         for (Future<Double> f : parts) {
@@ -166,71 +226,150 @@ public class LossBenchmark {
         return s;
     }
 
-    /** @return the loss and metrics (plw4j, fused kernel) */
+    /**
+     * @param d the batch
+     * @return the loss and metrics (plw4j, fused kernel)
+     */
     @Benchmark
-    public LossResult fusedForward() {
-        return fused.compute(batch.logits, batch.inputIds, batch.mask);
+    public LossResult fusedForward(Data d) {
+        return d.fused.compute(d.batch.logits, d.batch.inputIds, d.batch.mask);
     }
 
-    /** @return the loss, metrics and the gradient (plw4j, fused kernel) */
+    /**
+     * @param d the batch
+     * @return the loss, metrics and a new gradient array (plw4j, fused kernel)
+     */
     @Benchmark
-    public LossResult fusedForwardGradient() {
-        return fused.computeWithGradient(batch.logits, batch.inputIds, batch.mask);
+    public LossResult fusedForwardGradient(Data d) {
+        return d.fused.computeWithGradient(d.batch.logits, d.batch.inputIds, d.batch.mask);
     }
 
-    /** The Hugging Face path up to the log-probabilities of the targets: [B*(N-1), V] log-softmax. */
-    private INDArray naiveLogSoftmax() {
+    /**
+     * The gradient written over the logits: no allocation. After the first call the "logits" are the
+     * previous gradient (finite values in [-1, 1]), which costs the same.
+     *
+     * @param d the batch
+     * @return the loss, metrics and the gradient (the logits array)
+     */
+    @Benchmark
+    public LossResult fusedForwardGradientInPlace(Data d) {
+        return d.fused.computeWithGradientInPlace(d.batch.logits, d.batch.inputIds, d.batch.mask);
+    }
+
+    /** The Hugging Face path up to the log-probabilities: upcast, shift copy, [B*(N-1), V] log-softmax. */
+    private static INDArray naiveLogSoftmax(Batch batch) {
         INDArray x = batch.dtype == DataType.FLOAT ? batch.logits : batch.logits.castTo(DataType.FLOAT);
         INDArray shifted = x.get(all(), interval(0, batch.n - 1), all()).dup('c');
         INDArray flat = shifted.reshape('c', (long) batch.b * (batch.n - 1), batch.v);
         return Nd4j.exec(new LogSoftMax(flat))[0];
     }
 
-    private double naiveLoss(INDArray logp) {
-        INDArray picked = Nd4j.exec(new GatherNd(logp, gatherIndices))[0]; // [B*(N-1)]
-        return -picked.muli(weightsFlat).sumNumber().doubleValue();
+    private static double naiveLoss(Naive nv, INDArray logp) {
+        INDArray picked = Nd4j.exec(new GatherNd(logp, nv.gatherIndices))[0]; // [B*(N-1)]
+        return -picked.muli(nv.weightsFlat).sumNumber().doubleValue();
     }
 
-    /** @return the weighted mean loss, naive flattened (Hugging Face style) */
-    @Benchmark
-    public double naiveForward() {
-        return naiveLoss(naiveLogSoftmax());
-    }
-
-    /** @return the loss and the gradient [B, N, V], naive flattened (Hugging Face autograd's temporaries) */
-    @Benchmark
-    public Object[] naiveForwardGradient() {
-        INDArray logp = naiveLogSoftmax();
-        double loss = naiveLoss(logp);
-        INDArray g = Transforms.exp(logp, true); // softmax
-        for (int i = 0; i < shiftedTargets.length; i++) {
-            g.putScalar(i, shiftedTargets[i], g.getDouble(i, shiftedTargets[i]) - 1.0);
+    private static INDArray naiveGradient(Batch batch, Naive nv, INDArray logp) {
+        INDArray g = Transforms.exp(logp, true); // softmax, a new [B*(N-1), V]
+        int[] t = nv.targets;
+        for (int i = 0; i < t.length; i++) {
+            g.putScalar(i, t[i], g.getDouble(i, t[i]) - 1.0);
         }
-        g.muliColumnVector(weightsShifted);
-        INDArray grad = Nd4j.zeros(batch.dtype, batch.b, batch.n, batch.v);
+        g.muliColumnVector(nv.weightsColumn);
+        INDArray grad = Nd4j.zeros(DataType.FLOAT, batch.b, batch.n, batch.v);
         grad.get(all(), interval(0, batch.n - 1), all()).assign(g.reshape('c', batch.b, batch.n - 1, batch.v));
-        return new Object[] {loss, grad};
+        return batch.dtype == DataType.FLOAT ? grad : grad.castTo(batch.dtype);
     }
 
-    /** @return the weighted mean loss from ND4J's sparse softmax cross-entropy op, weights applied after */
+    /**
+     * @param d the batch
+     * @param nv the naive path's inputs
+     * @return the weighted mean loss, naive flattened (Hugging Face style), fresh temporaries per call
+     */
     @Benchmark
-    public double nd4jSparseSoftmaxCE() {
-        INDArray flat = batch.logits.reshape('c', (long) batch.b * batch.n, batch.v);
-        INDArray perToken = Nd4j.exec(new SparseSoftmaxCrossEntropyLossWithLogits(flat, sparseLabels))[0];
-        return perToken.castTo(DataType.FLOAT).muli(tokenWeights).sumNumber().doubleValue() / batch.weightSum;
+    public double naiveForward(Data d, Naive nv) {
+        return naiveLoss(nv, naiveLogSoftmax(d.batch));
     }
 
-    /** @return the score of DL4J's LossMCXENT (softmax, one-hot labels, weights as the mask) */
+    /**
+     * @param d the batch
+     * @param nv the naive path's inputs
+     * @return the loss and a new gradient [B, N, V], naive flattened (Hugging Face autograd's temporaries)
+     */
     @Benchmark
-    public double dl4jMcxentForward() {
-        INDArray flat = batch.logits.reshape('c', (long) batch.b * batch.n, batch.v);
-        return new LossMCXENT().computeScore(oneHot, flat, new ActivationSoftmax(), mcxentMask, true);
+    public Object[] naiveForwardGradient(Data d, Naive nv) {
+        INDArray logp = naiveLogSoftmax(d.batch);
+        return new Object[] {naiveLoss(nv, logp), naiveGradient(d.batch, nv, logp)};
     }
 
-    /** @return score and gradient [B*N, V] of DL4J's LossMCXENT */
+    /**
+     * The naive forward with its temporaries in an ND4J workspace allocated once (no page faults per
+     * call): the naive path's compute and memory traffic alone.
+     *
+     * @param d the batch
+     * @param nv the naive path's inputs
+     * @return the weighted mean loss
+     */
     @Benchmark
-    public Pair<Double, INDArray> dl4jMcxentForwardGradient() {
+    @SuppressWarnings("try") // the workspace is used through its activation, not by name
+    public double naiveForwardWorkspace(Data d, Naive nv) {
+        try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(nv.workspace, "naive")) {
+            return naiveLoss(nv, naiveLogSoftmax(d.batch));
+        }
+    }
+
+    /**
+     * The naive forward and gradient with every temporary, the gradient included, in a workspace
+     * allocated once; returns the loss and one gradient element (the gradient lives in the workspace).
+     *
+     * @param d the batch
+     * @param nv the naive path's inputs
+     * @return the loss and the gradient's first element
+     */
+    @Benchmark
+    @SuppressWarnings("try") // the workspace is used through its activation, not by name
+    public double[] naiveForwardGradientWorkspace(Data d, Naive nv) {
+        try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(nv.workspace, "naive")) {
+            INDArray logp = naiveLogSoftmax(d.batch);
+            INDArray g = naiveGradient(d.batch, nv, logp);
+            return new double[] {naiveLoss(nv, logp), g.getDouble(0, 0, 0)};
+        }
+    }
+
+    /**
+     * @param d the batch
+     * @param sp labels and weights
+     * @return the weighted mean loss from ND4J's sparse softmax cross-entropy op, weights applied after
+     */
+    @Benchmark
+    public double nd4jSparseSoftmaxCE(Data d, Sparse sp) {
+        Batch batch = d.batch;
         INDArray flat = batch.logits.reshape('c', (long) batch.b * batch.n, batch.v);
-        return new LossMCXENT().computeGradientAndScore(oneHot, flat, new ActivationSoftmax(), mcxentMask, true);
+        INDArray perToken = Nd4j.exec(new SparseSoftmaxCrossEntropyLossWithLogits(flat, sp.labels))[0];
+        return perToken.castTo(DataType.FLOAT).muli(sp.weights).sumNumber().doubleValue() / batch.weightSum;
+    }
+
+    /**
+     * @param d the batch
+     * @param oh one-hot labels and mask
+     * @return the score of DL4J's LossMCXENT (softmax, one-hot labels, weights as the mask)
+     */
+    @Benchmark
+    public double dl4jMcxentForward(Data d, OneHot oh) {
+        Batch batch = d.batch;
+        INDArray flat = batch.logits.reshape('c', (long) batch.b * batch.n, batch.v);
+        return new LossMCXENT().computeScore(oh.labels, flat, new ActivationSoftmax(), oh.mask, true);
+    }
+
+    /**
+     * @param d the batch
+     * @param oh one-hot labels and mask
+     * @return score and gradient [B*N, V] of DL4J's LossMCXENT
+     */
+    @Benchmark
+    public Pair<Double, INDArray> dl4jMcxentForwardGradient(Data d, OneHot oh) {
+        Batch batch = d.batch;
+        INDArray flat = batch.logits.reshape('c', (long) batch.b * batch.n, batch.v);
+        return new LossMCXENT().computeGradientAndScore(oh.labels, flat, new ActivationSoftmax(), oh.mask, true);
     }
 }

@@ -21,13 +21,17 @@ import jdk.incubator.vector.VectorSpecies;
  * no division. Sums: one fp32 accumulator flushed to a double every {@value #FLUSH_ITER} vectors, so
  * each fp32 lane sums at most 64 terms.
  *
- * <p>C2 keeps vectors in registers only when it can see every vector's exact type: a method taking or
- * returning a vector must be inlined, and a vector carried around a loop (a phi) is sometimes boxed.
- * A loop with four inlined copies of {@link #exp(FloatVector)} exceeded C2's inlining budget on JDK 17
- * (vectors boxed: ~6 bytes allocated per element, 3x slower), so each loop holds one call site of the
- * exponential, and running sums go through a small array (load, add, store: no vector phi), which
- * costs nothing measurable next to the exponential. Measured here (Zen 5, AVX-512, JDK 17): exp + sum
- * at about 5 G elements/s per thread, no allocation.
+ * <p>C2 keeps vectors in registers only when every method taking or returning a vector is inlined.
+ * The Vector API's own methods are force-inlined, but a helper of ours is inlined only while C2's
+ * heuristics allow: past its node budget (a big caller such as the kernel's row loop, into which the
+ * whole row is inlined) or at a call site it deems cold once the helper has its own compiled code
+ * ("already compiled into a medium method"), the call stays and every vector crossing it is boxed. That
+ * happened here on JDK 17, depending on compilation order: up to 15 bytes allocated per logit and 10x
+ * slower. So no method of ours takes or returns a vector: the exponential is written out in each loop
+ * (the same operations as {@link FastExp#expf(float)}, checked bitwise by the tests), and running sums
+ * go through a small array (load, add, store: no vector phi at a loop exit, which C2 also boxed at
+ * times), which costs nothing measurable next to the exponential. Measured here (Zen 5, AVX-512,
+ * JDK 17): exp + sum at about 5 G elements/s per thread, no allocation.
  */
 final class VectorRowOps extends RowOps {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -42,6 +46,7 @@ final class VectorRowOps extends RowOps {
     private static final int CHUNK = FLUSH_ITER * L;
 
     private final float[] lanes = new float[L];
+    private final float[] acc4 = new float[4 * L];
     private final double[] lanesD = new double[LD];
     private final float[] tmpB = new float[4 * L];
 
@@ -71,48 +76,6 @@ final class VectorRowOps extends RowOps {
         return true;
     }
 
-    // ---------------------------------------------------------------- exp
-
-    static FloatVector exp(FloatVector x) {
-        x = x.blend(FastExp.X_MIN_F, x.compare(VectorOperators.LT, FastExp.X_MIN_F));
-        FloatVector k = x.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
-        FloatVector n = k.sub(FastExp.MAGIC_F);
-        FloatVector r = n.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), x);
-        r = n.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
-        FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
-        p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
-        p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
-        p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
-        p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
-        p = p.fma(r, FloatVector.broadcast(F, 1f));
-        IntVector e = k.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23);
-        return p.mul(e.reinterpretAsFloats());
-    }
-
-    static DoubleVector exp(DoubleVector x) {
-        x = x.blend(FastExp.X_MIN_D, x.compare(VectorOperators.LT, FastExp.X_MIN_D));
-        DoubleVector k = x.fma(DoubleVector.broadcast(D, FastExp.LOG2E_D), DoubleVector.broadcast(D, FastExp.MAGIC_D));
-        DoubleVector n = k.sub(FastExp.MAGIC_D);
-        DoubleVector r = n.fma(DoubleVector.broadcast(D, -FastExp.LN2_HI_D), x);
-        r = n.fma(DoubleVector.broadcast(D, -FastExp.LN2_LO_D), r);
-        double[] c = FastExp.INV_FACT;
-        DoubleVector p = DoubleVector.broadcast(D, c[13]).fma(r, DoubleVector.broadcast(D, c[12]));
-        p = p.fma(r, DoubleVector.broadcast(D, c[11]));
-        p = p.fma(r, DoubleVector.broadcast(D, c[10]));
-        p = p.fma(r, DoubleVector.broadcast(D, c[9]));
-        p = p.fma(r, DoubleVector.broadcast(D, c[8]));
-        p = p.fma(r, DoubleVector.broadcast(D, c[7]));
-        p = p.fma(r, DoubleVector.broadcast(D, c[6]));
-        p = p.fma(r, DoubleVector.broadcast(D, c[5]));
-        p = p.fma(r, DoubleVector.broadcast(D, c[4]));
-        p = p.fma(r, DoubleVector.broadcast(D, c[3]));
-        p = p.fma(r, DoubleVector.broadcast(D, c[2]));
-        p = p.fma(r, DoubleVector.broadcast(D, 1.0));
-        p = p.fma(r, DoubleVector.broadcast(D, 1.0));
-        LongVector e = k.reinterpretAsLongs().add(FastExp.BIAS_D).lanewise(VectorOperators.LSHL, 52);
-        return p.mul(e.reinterpretAsDoubles());
-    }
-
     /** Sum of the lanes stored in {@link #lanes}, in lane order, in double. */
     private double foldLanes() {
         double s = 0;
@@ -126,24 +89,26 @@ final class VectorRowOps extends RowOps {
 
     @Override
     float max(float[] a, int off, int n) {
-        FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        FloatVector m1 = m0;
-        FloatVector m2 = m0;
-        FloatVector m3 = m0;
+        // four running maxima, kept in an array (no vector phi)
+        FloatVector.broadcast(F, Float.NEGATIVE_INFINITY).intoArray(acc4, 0);
+        FloatVector.broadcast(F, Float.NEGATIVE_INFINITY).intoArray(acc4, L);
+        FloatVector.broadcast(F, Float.NEGATIVE_INFINITY).intoArray(acc4, 2 * L);
+        FloatVector.broadcast(F, Float.NEGATIVE_INFINITY).intoArray(acc4, 3 * L);
         int k = 0;
         for (; k <= n - 4 * L; k += 4 * L) {
-            m0 = m0.max(FloatVector.fromArray(F, a, off + k));
-            m1 = m1.max(FloatVector.fromArray(F, a, off + k + L));
-            m2 = m2.max(FloatVector.fromArray(F, a, off + k + 2 * L));
-            m3 = m3.max(FloatVector.fromArray(F, a, off + k + 3 * L));
+            FloatVector.fromArray(F, acc4, 0).max(FloatVector.fromArray(F, a, off + k)).intoArray(acc4, 0);
+            FloatVector.fromArray(F, acc4, L).max(FloatVector.fromArray(F, a, off + k + L)).intoArray(acc4, L);
+            FloatVector.fromArray(F, acc4, 2 * L).max(FloatVector.fromArray(F, a, off + k + 2 * L))
+                    .intoArray(acc4, 2 * L);
+            FloatVector.fromArray(F, acc4, 3 * L).max(FloatVector.fromArray(F, a, off + k + 3 * L))
+                    .intoArray(acc4, 3 * L);
         }
         for (; k <= n - L; k += L) {
-            m0 = m0.max(FloatVector.fromArray(F, a, off + k));
+            FloatVector.fromArray(F, acc4, 0).max(FloatVector.fromArray(F, a, off + k)).intoArray(acc4, 0);
         }
-        m0.max(m1).max(m2.max(m3)).intoArray(lanes, 0);
         float m = Float.NEGATIVE_INFINITY;
-        for (int j = 0; j < L; j++) {
-            m = Math.max(m, lanes[j]);
+        for (int j = 0; j < 4 * L; j++) {
+            m = Math.max(m, acc4[j]);
         }
         for (; k < n; k++) {
             m = Math.max(m, a[off + k]);
@@ -175,8 +140,23 @@ final class VectorRowOps extends RowOps {
             FloatVector.zero(F).intoArray(lanes, 0);
             int k = c;
             for (; k <= end - L; k += L) {
-                FloatVector.fromArray(F, lanes, 0).add(exp(FloatVector.fromArray(F, a, off + k).sub(shift)))
-                        .intoArray(lanes, 0);
+                FloatVector x = FloatVector.fromArray(F, a, off + k).sub(shift);
+                // e^x, FastExp.expf lane-wise, written out: a helper method taking a vector would be boxed
+                // whenever C2 declines to inline it (see the class comment)
+                FloatVector xc = x.blend(FastExp.X_MIN_F, x.compare(VectorOperators.LT, FastExp.X_MIN_F));
+                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
+                FloatVector nn = kk.sub(FastExp.MAGIC_F);
+                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
+                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
+                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
+                p = p.fma(r, FloatVector.broadcast(F, 1f));
+                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats());
+                FloatVector.fromArray(F, lanes, 0).add(e).intoArray(lanes, 0);
             }
             total += foldLanes();
             float tail = 0f;
@@ -196,7 +176,22 @@ final class VectorRowOps extends RowOps {
             FloatVector.zero(F).intoArray(lanes, 0);
             int k = c;
             for (; k <= end - L; k += L) {
-                FloatVector e = exp(FloatVector.fromArray(F, a, off + k).sub(shift));
+                FloatVector x = FloatVector.fromArray(F, a, off + k).sub(shift);
+                // e^x, FastExp.expf lane-wise, written out: a helper method taking a vector would be boxed
+                // whenever C2 declines to inline it (see the class comment)
+                FloatVector xc = x.blend(FastExp.X_MIN_F, x.compare(VectorOperators.LT, FastExp.X_MIN_F));
+                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
+                FloatVector nn = kk.sub(FastExp.MAGIC_F);
+                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
+                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
+                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
+                p = p.fma(r, FloatVector.broadcast(F, 1f));
+                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats());
                 e.intoArray(dst, doff + k);
                 FloatVector.fromArray(F, lanes, 0).add(e).intoArray(lanes, 0);
             }
@@ -255,14 +250,11 @@ final class VectorRowOps extends RowOps {
 
     @Override
     double max(double[] a, int off, int n) {
-        DoubleVector m0 = DoubleVector.broadcast(D, Double.NEGATIVE_INFINITY);
-        DoubleVector m1 = m0;
+        DoubleVector.broadcast(D, Double.NEGATIVE_INFINITY).intoArray(lanesD, 0);
         int k = 0;
-        for (; k <= n - 2 * LD; k += 2 * LD) {
-            m0 = m0.max(DoubleVector.fromArray(D, a, off + k));
-            m1 = m1.max(DoubleVector.fromArray(D, a, off + k + LD));
+        for (; k <= n - LD; k += LD) {
+            DoubleVector.fromArray(D, lanesD, 0).max(DoubleVector.fromArray(D, a, off + k)).intoArray(lanesD, 0);
         }
-        m0.max(m1).intoArray(lanesD, 0);
         double m = Double.NEGATIVE_INFINITY;
         for (int j = 0; j < LD; j++) {
             m = Math.max(m, lanesD[j]);
@@ -297,9 +289,32 @@ final class VectorRowOps extends RowOps {
     @Override
     double expSumStore(double[] a, int off, int n, double shift, double[] dst, int doff) {
         DoubleVector.zero(D).intoArray(lanesD, 0);
+        final double[] c = FastExp.INV_FACT;
         int k = 0;
         for (; k <= n - LD; k += LD) {
-            DoubleVector e = exp(DoubleVector.fromArray(D, a, off + k).sub(shift));
+            DoubleVector x = DoubleVector.fromArray(D, a, off + k).sub(shift);
+            // e^x, FastExp.exp lane-wise, written out (see the class comment)
+            DoubleVector xc = x.blend(FastExp.X_MIN_D, x.compare(VectorOperators.LT, FastExp.X_MIN_D));
+            DoubleVector kk = xc.fma(DoubleVector.broadcast(D, FastExp.LOG2E_D), DoubleVector.broadcast(D, FastExp.MAGIC_D));
+            DoubleVector nn = kk.sub(FastExp.MAGIC_D);
+            DoubleVector r = nn.fma(DoubleVector.broadcast(D, -FastExp.LN2_HI_D), xc);
+            r = nn.fma(DoubleVector.broadcast(D, -FastExp.LN2_LO_D), r);
+            DoubleVector p = DoubleVector.broadcast(D, c[13]).fma(r, DoubleVector.broadcast(D, c[12]));
+            p = p.fma(r, DoubleVector.broadcast(D, c[11]));
+            p = p.fma(r, DoubleVector.broadcast(D, c[10]));
+            p = p.fma(r, DoubleVector.broadcast(D, c[9]));
+            p = p.fma(r, DoubleVector.broadcast(D, c[8]));
+            p = p.fma(r, DoubleVector.broadcast(D, c[7]));
+            p = p.fma(r, DoubleVector.broadcast(D, c[6]));
+            p = p.fma(r, DoubleVector.broadcast(D, c[5]));
+            p = p.fma(r, DoubleVector.broadcast(D, c[4]));
+            p = p.fma(r, DoubleVector.broadcast(D, c[3]));
+            p = p.fma(r, DoubleVector.broadcast(D, c[2]));
+            p = p.fma(r, DoubleVector.broadcast(D, 1.0));
+            p = p.fma(r, DoubleVector.broadcast(D, 1.0));
+            DoubleVector e = p.mul(kk.reinterpretAsLongs().add(FastExp.BIAS_D).lanewise(VectorOperators.LSHL, 52)
+                    .reinterpretAsDoubles());
+
             if (dst != null) {
                 e.intoArray(dst, doff + k);
             }
@@ -353,9 +368,23 @@ final class VectorRowOps extends RowOps {
         for (int j = 0; j < w; j += L) {
             FloatVector.zero(F).intoArray(tmpB, j);
             for (int v = 0; v < kb; v++) {
-                FloatVector h = FloatVector.fromArray(F, shift, j);
-                FloatVector.fromArray(F, tmpB, j).add(exp(FloatVector.fromArray(F, tile, v * w + j).sub(h)))
-                        .intoArray(tmpB, j);
+                FloatVector x = FloatVector.fromArray(F, tile, v * w + j).sub(FloatVector.fromArray(F, shift, j));
+                // e^x, FastExp.expf lane-wise, written out: a helper method taking a vector would be boxed
+                // whenever C2 declines to inline it (see the class comment)
+                FloatVector xc = x.blend(FastExp.X_MIN_F, x.compare(VectorOperators.LT, FastExp.X_MIN_F));
+                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
+                FloatVector nn = kk.sub(FastExp.MAGIC_F);
+                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
+                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
+                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
+                p = p.fma(r, FloatVector.broadcast(F, 1f));
+                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats());
+                FloatVector.fromArray(F, tmpB, j).add(e).intoArray(tmpB, j);
             }
         }
         for (int t = 0; t < w; t++) {
@@ -372,7 +401,23 @@ final class VectorRowOps extends RowOps {
             VectorMask<Float> z = FloatVector.fromArray(F, zero, j).compare(VectorOperators.NE, 0f);
             for (int v = 0; v < kb; v++) {
                 int o = v * w + j;
-                exp(FloatVector.fromArray(F, tile, o).sub(h)).mul(f).blend(0f, z).intoArray(tile, o);
+                FloatVector x = FloatVector.fromArray(F, tile, o).sub(h);
+                // e^x, FastExp.expf lane-wise, written out: a helper method taking a vector would be boxed
+                // whenever C2 declines to inline it (see the class comment)
+                FloatVector xc = x.blend(FastExp.X_MIN_F, x.compare(VectorOperators.LT, FastExp.X_MIN_F));
+                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
+                FloatVector nn = kk.sub(FastExp.MAGIC_F);
+                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
+                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
+                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
+                p = p.fma(r, FloatVector.broadcast(F, 1f));
+                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats());
+                e.mul(f).blend(0f, z).intoArray(tile, o);
             }
         }
     }

@@ -148,6 +148,34 @@ class RowOpsTest {
         }
     }
 
+    /** The NCW gradient block of the vector path: each element is FastExp.expf(x - shift) * factor, bitwise. */
+    @Test
+    void ncwGradientLanesAreFastExp() {
+        int w = vec.tileWidth();
+        SplittableRandom rnd = new SplittableRandom(17);
+        float[] tile = new float[64 * w];
+        float[] shift = new float[w];
+        float[] factor = new float[w];
+        float[] zero = new float[w];
+        for (int t = 0; t < w; t++) {
+            shift[t] = (float) (5 * rnd.nextDouble());
+            factor[t] = t % 5 == 0 ? 1f : (float) rnd.nextDouble();
+            zero[t] = t % 7 == 3 ? 1f : 0f;
+        }
+        for (int k = 0; k < tile.length; k++) {
+            tile[k] = (float) (20 * rnd.nextDouble() - 15);
+        }
+        tile[5] = Float.NaN;
+        float[] in = tile.clone();
+        vec.ncwGradient(tile, 64, shift, factor, zero);
+        for (int v = 0; v < 64; v++) {
+            for (int t = 0; t < w; t++) {
+                float want = zero[t] != 0f ? 0f : FastExp.expf(in[v * w + t] - shift[t]) * factor[t];
+                assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(tile[v * w + t]), "v=" + v + " t=" + t);
+            }
+        }
+    }
+
     /** The scalar NCW update written for an arbitrary tile width (ScalarRowOps fixes its own). */
     static final class ScalarLanes {
         static void forward(float[] tile, int w, int kb, int v0, float[] max, float[] arg, float[] shift, double[] sum) {

@@ -1,0 +1,95 @@
+package org.plw4j.benchmarks;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * Interleaved timing of the fast methods, for ratios on a shared, loaded machine: JMH runs one benchmark
+ * after the other, so a change of load between two of them moves their ratio; here every round calls
+ * each method once, in turn, and the ratios are taken between per-method minima (the calls that ran
+ * with the least interference) and between medians. A complement to the JMH table, not a replacement.
+ *
+ * <p>Run: {@code java --add-modules jdk.incubator.vector -Xmx6g -cp benchmarks.jar
+ * org.plw4j.benchmarks.RatioProbe 4x512x32000 FLOAT 40 3} (shape, dtype, rounds of the fast methods,
+ * calls of the naive forward; 0 skips it).
+ */
+public final class RatioProbe {
+    private RatioProbe() {
+    }
+
+    /**
+     * @param args shape, dtype, rounds, naive calls
+     * @throws Exception if a method fails
+     */
+    public static void main(String[] args) throws Exception {
+        LossBenchmark.Data d = new LossBenchmark.Data();
+        d.shape = args.length > 0 ? args[0] : "4x512x32000";
+        d.dtype = args.length > 1 ? args[1] : "FLOAT";
+        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 40;
+        int naiveCalls = args.length > 3 ? Integer.parseInt(args[3]) : 3;
+        d.setUp();
+        LossBenchmark.Naive nv = new LossBenchmark.Naive();
+        nv.setUp(d);
+        LossBenchmark lb = new LossBenchmark();
+        Map<String, Callable<Object>> fast = new LinkedHashMap<>();
+        fast.put("streamRead", () -> lb.streamRead(d));
+        fast.put("fusedForward", () -> lb.fusedForward(d));
+        fast.put("fusedForwardGradient", () -> lb.fusedForwardGradient(d));
+        Map<String, List<Double>> times = new LinkedHashMap<>();
+        for (String k : fast.keySet()) {
+            times.put(k, new ArrayList<>());
+        }
+        for (int r = 0; r < rounds + 5; r++) {
+            for (Map.Entry<String, Callable<Object>> e : fast.entrySet()) {
+                long t0 = System.nanoTime();
+                Object o = e.getValue().call();
+                double ms = (System.nanoTime() - t0) / 1e6;
+                if (r >= 5) { // the first rounds warm the JIT up
+                    times.get(e.getKey()).add(ms);
+                }
+                if (o == null) {
+                    System.out.println();
+                }
+            }
+        }
+        if (naiveCalls > 0) {
+            times.put("naiveForward", new ArrayList<>());
+            lb.naiveForward(d, nv);
+            for (int r = 0; r < naiveCalls; r++) {
+                long t0 = System.nanoTime();
+                lb.naiveForward(d, nv);
+                times.get("naiveForward").add((System.nanoTime() - t0) / 1e6);
+                // and one more interleaved round of the fused forward next to it
+                t0 = System.nanoTime();
+                lb.fusedForward(d);
+                times.get("fusedForward").add((System.nanoTime() - t0) / 1e6);
+            }
+        }
+        System.out.printf(Locale.ROOT, "shape %s %s, %d rounds, load %s%n", d.shape, d.dtype, rounds,
+                new String(java.nio.file.Files.readAllBytes(java.nio.file.Paths.get("/proc/loadavg"))).trim());
+        Map<String, double[]> stats = new LinkedHashMap<>();
+        for (Map.Entry<String, List<Double>> e : times.entrySet()) {
+            double[] t = e.getValue().stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            double min = t[0];
+            double med = t[t.length / 2];
+            stats.put(e.getKey(), new double[] {min, med});
+            System.out.printf(Locale.ROOT, "%-22s min %9.2f ms  median %9.2f ms  (%d calls)%n", e.getKey(), min, med,
+                    t.length);
+        }
+        ratio(stats, "fusedForward", "streamRead", "<= 2.5");
+        ratio(stats, "naiveForward", "fusedForward", ">= 20");
+        d.tearDown();
+        System.exit(0);
+    }
+
+    private static void ratio(Map<String, double[]> s, String num, String den, String target) {
+        if (s.containsKey(num) && s.containsKey(den)) {
+            System.out.printf(Locale.ROOT, "%s / %s: %.2f (minima), %.2f (medians), target %s%n", num, den,
+                    s.get(num)[0] / s.get(den)[0], s.get(num)[1] / s.get(den)[1], target);
+        }
+    }
+}
