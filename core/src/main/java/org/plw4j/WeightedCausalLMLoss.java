@@ -319,11 +319,47 @@ public final class WeightedCausalLMLoss {
         return run(logits, inputIds, mask, Mode.IN_PLACE);
     }
 
+    /**
+     * As {@link #computeWithGradient}, but writes the gradient into a caller-owned array, e.g. one buffer
+     * reused across training steps: this saves allocating (and first-touching) a logits-sized array per
+     * call. {@link LossResult#gradient()} returns {@code gradientOut}. Nothing is written when the
+     * arguments are rejected. Passing the logits themselves is the in-place computation.
+     *
+     * @param logits as in {@link #compute}
+     * @param inputIds as in {@link #compute}
+     * @param mask as in {@link #compute}
+     * @param gradientOut an array with the logits' shape and dtype (any strides, no overlapping elements)
+     * @return the result
+     * @throws IllegalArgumentException as {@link #compute}, or if {@code gradientOut} is null, has another
+     *                                  shape or dtype than the logits, or has overlapping elements
+     */
+    public LossResult computeWithGradient(INDArray logits, INDArray inputIds, PromptCompletionMask mask,
+            INDArray gradientOut) {
+        if (gradientOut == null) {
+            throw new IllegalArgumentException("gradientOut must not be null");
+        }
+        if (gradientOut == logits) {
+            return run(logits, inputIds, mask, Mode.IN_PLACE, null);
+        }
+        if (logits != null && (!java.util.Arrays.equals(gradientOut.shape(), logits.shape())
+                || gradientOut.dataType() != logits.dataType())) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "gradientOut must have the logits' shape %s and dtype %s, was %s %s", Nd4jArrays.shape(logits),
+                    logits.dataType(), Nd4jArrays.shape(gradientOut), gradientOut.dataType()));
+        }
+        return run(logits, inputIds, mask, Mode.GRADIENT, gradientOut);
+    }
+
     private enum Mode {
         FORWARD, GRADIENT, IN_PLACE
     }
 
     private LossResult run(INDArray logits, INDArray inputIds, PromptCompletionMask mask, Mode mode) {
+        return run(logits, inputIds, mask, mode, null);
+    }
+
+    private LossResult run(INDArray logits, INDArray inputIds, PromptCompletionMask mask, Mode mode,
+            INDArray gradientOut) {
         if (logits == null) {
             throw new IllegalArgumentException("logits must not be null");
         }
@@ -366,13 +402,15 @@ public final class WeightedCausalLMLoss {
                     "mask must have shape [B, N] = [%d, %d] to match logits %s (layout %s), was [%d, %d]", bL, nL,
                     Nd4jArrays.shape(logits), layout, mask.batchSize(), mask.sequenceLength()));
         }
-        if (mode == Mode.IN_PLACE) {
-            long[] st = logits.stride();
+        if (mode == Mode.IN_PLACE || gradientOut != null) {
+            INDArray target = gradientOut != null ? gradientOut : logits;
+            String name = gradientOut != null ? "gradientOut" : "logits";
+            long[] st = target.stride();
             for (int k = 0; k < 3; k++) {
                 if (shape[k] > 1 && st[k] == 0) {
                     throw new IllegalArgumentException(String.format(Locale.ROOT,
-                            "logits must not have overlapping elements for an in-place gradient, dimension %d has"
-                                    + " size %d and stride 0", k, shape[k]));
+                            "%s must not have overlapping elements to receive the gradient, dimension %d has"
+                                    + " size %d and stride 0", name, k, shape[k]));
                 }
             }
         }
@@ -396,7 +434,7 @@ public final class WeightedCausalLMLoss {
                 .logits(lv.memory, 0, sB, sT, sV).extensions(labelSmoothing, zLoss, softCap);
         INDArray gradient = null;
         if (mode == Mode.GRADIENT) {
-            gradient = Nd4j.createUninitialized(logits.dataType(), shape, 'c');
+            gradient = gradientOut != null ? gradientOut : Nd4j.createUninitialized(logits.dataType(), shape, 'c');
             Nd4jArrays.View gv = Nd4jArrays.view(gradient, "gradient");
             long gB = gv.strides[0];
             long gT = layout == LogitsLayout.NWC ? gv.strides[1] : gv.strides[2];

@@ -255,6 +255,35 @@ class LossPropertiesTest {
     }
 
     @Test
+    void gradientIntoACallerOwnedArrayEqualsTheAllocatedGradient() {
+        for (DataType dt : new DataType[] {DataType.FLOAT, DataType.DOUBLE, DataType.HALF, DataType.BFLOAT16}) {
+            INDArray z = TestData.logits(new Random(4), 2, 5, 19, false, dt, TestData.ViewKind.C_ORDER, 2.0);
+            long[][] ids = TestData.ids(RND, 2, 5, 19);
+            PromptCompletionMask mask = PromptCompletionMask.ofRoles(TestData.roles(RND, 2, 5));
+            WeightedCausalLMLoss loss = WeightedCausalLMLoss.withDefaults().withPromptLossWeight(0.2);
+            LossResult fresh = loss.computeWithGradient(z, TestData.idArray(ids, DataType.INT), mask);
+            INDArray out = Nd4j.create(dt, new long[] {2, 5, 19}, 'f').assign(7); // stale values, other order
+            LossResult into = loss.computeWithGradient(z, TestData.idArray(ids, DataType.INT), mask, out);
+            assertSame(out, into.gradient());
+            assertEquals(fresh.gradient(), out, dt + ": every element is written");
+            assertEquals(fresh.loss(), into.loss(), 0.0);
+        }
+        INDArray z = logits(1, 3, 4);
+        INDArray ids = TestData.idArray(new long[][] {{0, 1, 2}}, DataType.INT);
+        PromptCompletionMask mask = PromptCompletionMask.ofRoles(new int[][] {{1, 2, 2}});
+        WeightedCausalLMLoss loss = WeightedCausalLMLoss.withDefaults();
+        INDArray wrongType = Nd4j.create(DataType.DOUBLE, 1, 3, 4);
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> loss.computeWithGradient(z, ids, mask, wrongType));
+        assertTrue(e.getMessage().contains("gradientOut") && e.getMessage().contains("DOUBLE"), e.getMessage());
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> loss.computeWithGradient(z, ids, mask, Nd4j.create(DataType.FLOAT, 1, 3, 5)));
+        INDArray zc = z.dup();
+        assertSame(z, loss.computeWithGradient(z, ids, mask, z).gradient(), "the logits themselves: in place");
+        assertNotEquals(zc, z);
+    }
+
+    @Test
     void concurrentUseFromEightThreadsIsBitwiseEqualToSequential() throws Exception {
         WeightedCausalLMLoss loss = WeightedCausalLMLoss.withDefaults().withPromptLossWeight(0.1);
         int cases = 16;
