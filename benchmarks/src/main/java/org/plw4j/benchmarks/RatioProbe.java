@@ -12,6 +12,8 @@ import java.util.concurrent.Callable;
  * after the other, so a change of load between two of them moves their ratio; here every round calls
  * each method once, in turn, and the ratios are taken between per-method minima (the calls that ran
  * with the least interference) and between medians. A complement to the JMH table, not a replacement.
+ * The allocating {@code fusedForwardGradient} is left out: its time is the first touch of the new
+ * gradient array (see {@link FirstTouchProbe}); the in-place variant shows the kernel's own cost.
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -Xmx6g -cp benchmarks.jar
  * org.plw4j.benchmarks.RatioProbe 4x512x32000 FLOAT 40 3} (shape, dtype, rounds of the fast methods,
@@ -38,7 +40,8 @@ public final class RatioProbe {
         Map<String, Callable<Object>> fast = new LinkedHashMap<>();
         fast.put("streamRead", () -> lb.streamRead(d));
         fast.put("fusedForward", () -> lb.fusedForward(d));
-        fast.put("fusedForwardGradient", () -> lb.fusedForwardGradient(d));
+        // last in a round: it overwrites the logits with their gradient (finite values, the same cost)
+        fast.put("fusedForwardGradientInPlace", () -> lb.fusedForwardGradientInPlace(d));
         Map<String, List<Double>> times = new LinkedHashMap<>();
         for (String k : fast.keySet()) {
             times.put(k, new ArrayList<>());
@@ -55,6 +58,7 @@ public final class RatioProbe {
                     System.out.println();
                 }
             }
+            System.gc(); // ND4J frees native buffers only after a GC: keep the process small (not timed)
         }
         if (naiveCalls > 0) {
             times.put("naiveForward", new ArrayList<>());
@@ -67,6 +71,7 @@ public final class RatioProbe {
                 t0 = System.nanoTime();
                 lb.fusedForward(d);
                 times.get("fusedForward").add((System.nanoTime() - t0) / 1e6);
+                System.gc();
             }
         }
         System.out.printf(Locale.ROOT, "shape %s %s, %d rounds, load %s%n", d.shape, d.dtype, rounds,

@@ -89,25 +89,24 @@ final class VectorRowOps extends RowOps {
 
     @Override
     float max(float[] a, int off, int n) {
-        // four running maxima, kept in an array (no vector phi)
-        FloatVector.broadcast(F, Float.NEGATIVE_INFINITY).intoArray(acc4, 0);
-        FloatVector.broadcast(F, Float.NEGATIVE_INFINITY).intoArray(acc4, L);
-        FloatVector.broadcast(F, Float.NEGATIVE_INFINITY).intoArray(acc4, 2 * L);
-        FloatVector.broadcast(F, Float.NEGATIVE_INFINITY).intoArray(acc4, 3 * L);
+        // four independent running maxima in registers (loop phis of JDK types only: C2 keeps them unboxed)
+        FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        FloatVector m1 = m0;
+        FloatVector m2 = m0;
+        FloatVector m3 = m0;
         int k = 0;
         for (; k <= n - 4 * L; k += 4 * L) {
-            FloatVector.fromArray(F, acc4, 0).max(FloatVector.fromArray(F, a, off + k)).intoArray(acc4, 0);
-            FloatVector.fromArray(F, acc4, L).max(FloatVector.fromArray(F, a, off + k + L)).intoArray(acc4, L);
-            FloatVector.fromArray(F, acc4, 2 * L).max(FloatVector.fromArray(F, a, off + k + 2 * L))
-                    .intoArray(acc4, 2 * L);
-            FloatVector.fromArray(F, acc4, 3 * L).max(FloatVector.fromArray(F, a, off + k + 3 * L))
-                    .intoArray(acc4, 3 * L);
+            m0 = m0.max(FloatVector.fromArray(F, a, off + k));
+            m1 = m1.max(FloatVector.fromArray(F, a, off + k + L));
+            m2 = m2.max(FloatVector.fromArray(F, a, off + k + 2 * L));
+            m3 = m3.max(FloatVector.fromArray(F, a, off + k + 3 * L));
         }
         for (; k <= n - L; k += L) {
-            FloatVector.fromArray(F, acc4, 0).max(FloatVector.fromArray(F, a, off + k)).intoArray(acc4, 0);
+            m0 = m0.max(FloatVector.fromArray(F, a, off + k));
         }
+        m0.max(m1).max(m2.max(m3)).intoArray(acc4, 0);
         float m = Float.NEGATIVE_INFINITY;
-        for (int j = 0; j < 4 * L; j++) {
+        for (int j = 0; j < L; j++) {
             m = Math.max(m, acc4[j]);
         }
         for (; k < n; k++) {
