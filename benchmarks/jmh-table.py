@@ -8,7 +8,8 @@ logits / time (1 GB = 1e9 B); heap B/op is -prof gc's gc.alloc.rate.norm.
 import json
 import sys
 
-ORDER = ["streamRead", "fusedForward", "fusedForwardGradient", "fusedForwardGradientInPlace",
+ORDER = ["streamRead", "fusedForward", "fusedForwardGradient", "fusedForwardGradientReused",
+         "fusedForwardGradientInPlace",
          "referenceForward", "referenceForwardGradient", "naiveForward", "naiveForwardGradient",
          "naiveForwardWorkspace", "naiveForwardGradientWorkspace", "nd4jSparseSoftmaxCE",
          "dl4jMcxentForward", "dl4jMcxentForwardGradient"]
@@ -17,9 +18,11 @@ RATIOS = [  # (label, numerator, denominator, target)
     ("naive forward (workspace) / fused forward", "naiveForwardWorkspace", "fusedForward", ""),
     ("fused forward / streaming read", "fusedForward", "streamRead", "<= 2.5"),
     ("naive fwd+grad / fused fwd+grad", "naiveForwardGradient", "fusedForwardGradient", ">= 10"),
+    ("naive fwd+grad / fused fwd+grad into a reused array", "naiveForwardGradient", "fusedForwardGradientReused",
+     ""),
     ("naive fwd+grad / fused fwd+grad in place", "naiveForwardGradient", "fusedForwardGradientInPlace", ""),
-    ("naive fwd+grad (workspace) / fused fwd+grad in place", "naiveForwardGradientWorkspace",
-     "fusedForwardGradientInPlace", ""),
+    ("naive fwd+grad (workspace) / fused fwd+grad into a reused array", "naiveForwardGradientWorkspace",
+     "fusedForwardGradientReused", ""),
     ("ND4J sparse softmax CE / fused forward", "nd4jSparseSoftmaxCE", "fusedForward", ""),
     ("DL4J LossMCXENT forward / fused forward", "dl4jMcxentForward", "fusedForward", ""),
     ("DL4J LossMCXENT fwd+grad / fused fwd+grad", "dl4jMcxentForwardGradient", "fusedForwardGradient", ""),

@@ -50,8 +50,9 @@ import org.plw4j.kernel.FusedCpuKernel;
  * every implementation in the same run and on the same arrays:
  * <ul>
  * <li>{@code streamRead}: read every logit once, on as many threads as the fused kernel (the memory floor);</li>
- * <li>{@code fusedForward}, {@code fusedForwardGradient}, {@code fusedForwardGradientInPlace}: plw4j's public
- *     API on the fused CPU kernel (the gradient in a new array, or written over the logits);</li>
+ * <li>{@code fusedForward}, {@code fusedForwardGradient}, {@code fusedForwardGradientReused},
+ *     {@code fusedForwardGradientInPlace}: plw4j's public API on the fused CPU kernel (the gradient in a new
+ *     array, in a caller-owned array reused across calls, or written over the logits);</li>
  * <li>{@code naiveForward}, {@code naiveForwardGradient}: the Hugging Face code path in ND4J: shift with a
  *     contiguous copy, log-softmax materialised as {@code [B·(N-1), V]}, gather, weighted mean; the gradient
  *     {@code (softmax - onehot)·w/Σw} materialised and scattered back into a zero {@code [B, N, V]} array.
@@ -143,6 +144,20 @@ public class LossBenchmark {
             workspace = WorkspaceConfiguration.builder().initialSize(5 * fp32 + (64L << 20))
                     .policyAllocation(AllocationPolicy.STRICT).policyLearning(LearningPolicy.NONE)
                     .policySpill(SpillPolicy.REALLOCATE).build();
+        }
+    }
+
+    /** A gradient array allocated (and touched) once, reused by every call, as a training loop would. */
+    @State(Scope.Benchmark)
+    public static class GradientBuffer {
+        INDArray gradient;
+
+        /**
+         * @param d the batch
+         */
+        @Setup(Level.Trial)
+        public void setUp(Data d) {
+            gradient = Nd4j.zeros(d.batch.dtype, d.batch.b, d.batch.n, d.batch.v);
         }
     }
 
@@ -242,6 +257,18 @@ public class LossBenchmark {
     @Benchmark
     public LossResult fusedForwardGradient(Data d) {
         return d.fused.computeWithGradient(d.batch.logits, d.batch.inputIds, d.batch.mask);
+    }
+
+    /**
+     * The gradient written into a caller-owned array allocated once ({@code computeWithGradient(..., gradientOut)}).
+     *
+     * @param d the batch
+     * @param g the reused gradient array
+     * @return the loss, metrics and the gradient (the reused array)
+     */
+    @Benchmark
+    public LossResult fusedForwardGradientReused(Data d, GradientBuffer g) {
+        return d.fused.computeWithGradient(d.batch.logits, d.batch.inputIds, d.batch.mask, g.gradient);
     }
 
     /**

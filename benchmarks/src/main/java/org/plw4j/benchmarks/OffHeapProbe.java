@@ -38,11 +38,14 @@ public final class OffHeapProbe {
         sp.setUp(d);
         LossBenchmark.OneHot oh = new LossBenchmark.OneHot();
         oh.setUp(d);
+        LossBenchmark.GradientBuffer gb = new LossBenchmark.GradientBuffer();
+        gb.setUp(d);
         LossBenchmark lb = new LossBenchmark();
         Map<String, Callable<Object>> calls = new LinkedHashMap<>();
         calls.put("streamRead", () -> lb.streamRead(d));
         calls.put("fusedForward", () -> lb.fusedForward(d));
         calls.put("fusedForwardGradient", () -> lb.fusedForwardGradient(d));
+        calls.put("fusedForwardGradientReused", () -> lb.fusedForwardGradientReused(d, gb));
         calls.put("naiveForward", () -> lb.naiveForward(d, nv));
         calls.put("naiveForwardGradient", () -> lb.naiveForwardGradient(d, nv));
         calls.put("naiveForwardWorkspace", () -> lb.naiveForwardWorkspace(d, nv));

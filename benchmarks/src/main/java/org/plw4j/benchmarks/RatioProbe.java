@@ -13,7 +13,8 @@ import java.util.concurrent.Callable;
  * each method once, in turn, and the ratios are taken between per-method minima (the calls that ran
  * with the least interference) and between medians. A complement to the JMH table, not a replacement.
  * The allocating {@code fusedForwardGradient} is left out: its time is the first touch of the new
- * gradient array (see {@link FirstTouchProbe}); the in-place variant shows the kernel's own cost.
+ * gradient array (see {@link FirstTouchProbe}); the variant writing into a reused array shows the
+ * kernel's own cost.
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -Xmx6g -cp benchmarks.jar
  * org.plw4j.benchmarks.RatioProbe 4x512x32000 FLOAT 40 3} (shape, dtype, rounds of the fast methods,
@@ -40,8 +41,9 @@ public final class RatioProbe {
         Map<String, Callable<Object>> fast = new LinkedHashMap<>();
         fast.put("streamRead", () -> lb.streamRead(d));
         fast.put("fusedForward", () -> lb.fusedForward(d));
-        // last in a round: it overwrites the logits with their gradient (finite values, the same cost)
-        fast.put("fusedForwardGradientInPlace", () -> lb.fusedForwardGradientInPlace(d));
+        LossBenchmark.GradientBuffer g = new LossBenchmark.GradientBuffer();
+        g.setUp(d);
+        fast.put("fusedForwardGradientReused", () -> lb.fusedForwardGradientReused(d, g));
         Map<String, List<Double>> times = new LinkedHashMap<>();
         for (String k : fast.keySet()) {
             times.put(k, new ArrayList<>());

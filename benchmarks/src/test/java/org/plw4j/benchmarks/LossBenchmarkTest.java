@@ -77,6 +77,11 @@ class LossBenchmarkTest {
                     }
                 }
             }
+            LossBenchmark.GradientBuffer gb = new LossBenchmark.GradientBuffer();
+            gb.setUp(d);
+            LossResult reused = lb.fusedForwardGradientReused(d, gb);
+            assertEquals(want, reused.loss(), 0.0);
+            assertEquals(0.0, reused.gradient().sub(g).amaxNumber().doubleValue(), 0.0, "same gradient, reused array");
             double[] ws = lb.naiveForwardGradientWorkspace(d, nv);
             assertEquals(want, ws[0], tol);
             assertEquals(g.getDouble(0, 0, 0), ws[1], gAbs * gmax + gRel * Math.abs(ws[1]));
