@@ -16,6 +16,8 @@ Timing: CUDA events around each repetition after two warm-ups, median of --reps.
   loss = (F.cross_entropy(z, y, reduction='none', ignore_index=-100) * w).sum() / w.sum(); loss.backward()
 on logits of the benchmark's dtype (bf16 stays bf16, as a training step would feed it). The weighted
 mean loss is also computed on the fp32 upcast of the same logits, the cross-check for plw4j's value.
+Two ceilings on the same tensor: a device-to-device copy (dst.copy_(src), bytes read + written) and a
+read-only full reduction (torch.amax, bytes read), the reference for the forward kernel, which reads once.
 
   python3 torch_ce_bench.py --out torch.jsonl [--quick]   (GPU, PyTorch)
   python3 torch_ce_bench.py --selftest                    (CPU, NumPy only: the hash against Java's values)
@@ -141,6 +143,8 @@ def bench(torch, F, rows, vocab, dtype_name, reps, seed=42):
         dst = torch.empty_like(src)
         copy_ms, _ = time_ms(torch, lambda: dst.copy_(src), reps)
         nbytes = src.numel() * src.element_size()
+        # read-only ceiling: a full reduction reads every logit once and writes one value
+        read_ms, _ = time_ms(torch, lambda: torch.amax(src), reps)
         del dst, src
     z.grad = None
     del z
@@ -148,7 +152,8 @@ def bench(torch, F, rows, vocab, dtype_name, reps, seed=42):
     return {"kind": "torch", "dtype": dtype_name, "rows": rows, "V": vocab, "reps": reps,
             "fwdMs": fwd_ms, "fwdMinMs": fwd_min, "fwdBwdMs": fb_ms, "fwdBwdMinMs": fb_min,
             "weightedLossNative": native, "weightedLossFp32": exact,
-            "copyMs": copy_ms, "copyGBs": 2.0 * nbytes / (copy_ms * 1e-3) / 1e9}
+            "copyMs": copy_ms, "copyGBs": 2.0 * nbytes / (copy_ms * 1e-3) / 1e9,
+            "readMs": read_ms, "readGBs": nbytes / (read_ms * 1e-3) / 1e9}
 
 
 def main():

@@ -45,12 +45,19 @@ abstract class RowOps {
     abstract boolean anyAtLeast(float[] a, int off, int n, float m);
 
     /**
+     * Requires every {@code a[off + k] <= shift} and none NaN (the kernel passes a row's finite maximum);
+     * otherwise the terms are unspecified (the vector implementation clamps on the bits, see
+     * {@code VectorRowOps}).
+     *
      * @return {@code Σ_k exp(a[off + k] - shift)} (fp32 terms and partial sums of at most 64 terms per
      *         lane, accumulated in double)
      */
     abstract double expSum(float[] a, int off, int n, float shift);
 
-    /** Like {@link #expSum(float[], int, int, float)}, and stores each term at {@code dst[doff + k]} (may alias). */
+    /**
+     * Like {@link #expSum(float[], int, int, float)} (same requirement), and stores each term at
+     * {@code dst[doff + k]} (may alias).
+     */
     abstract double expSumStore(float[] a, int off, int n, float shift, float[] dst, int doff);
 
     /** {@code a[off + k] *= f}. */
