@@ -43,13 +43,19 @@ final class WeightedCausalLMOutputLayerImpl extends RnnOutputLayer {
         return score;
     }
 
-    /** DL4J's per-example scores (never divided by the minibatch size), after the labels check. */
+    /**
+     * DL4J's per-example scores (never divided by the minibatch size), after the labels check, moved to the
+     * activations workspace: DL4J 1.0.0-M2.1's {@code RnnOutputLayer.computeScoreForExamples} leaves them in
+     * the layer's working-memory workspace, which {@code ComputationGraph.scoreExamples} closes before it
+     * detaches the result (an {@code ND4JWorkspaceException} whatever the loss function).
+     */
     @Override
     public INDArray computeScoreForExamples(double fullNetRegTerm, LayerWorkspaceMgr workspaceMgr) {
         if (input != null && labels != null) {
             checkLabels();
         }
-        return super.computeScoreForExamples(fullNetRegTerm, workspaceMgr);
+        return workspaceMgr.leverageTo(ArrayType.ACTIVATIONS,
+                super.computeScoreForExamples(fullNetRegTerm, workspaceMgr));
     }
 
     /**
