@@ -35,7 +35,11 @@ import org.plw4j.WeightedCausalLMLoss;
  * {@code [mb*T, V]} array created is the gradient that DL4J asks for). The {@code average} flag is ignored:
  * the loss is already normalised by the weight sum. {@link #computeGradient} returns {@code dL/dz}.
  *
- * <p><b>DL4J's minibatch division: build the network with {@code .miniBatch(false)}.</b> In DL4J 1.0.0-M2.1,
+ * <p><b>DL4J's minibatch division: use {@link WeightedCausalLMOutputLayer}, or build the network with
+ * {@code .miniBatch(false)}.</b> {@link WeightedCausalLMOutputLayer} is an {@code RnnOutputLayer} with this
+ * loss that undoes DL4J's division itself, so {@code net.score()} is {@code L} and the update uses
+ * {@code dL/dparams} with the default {@code miniBatch(true)} as well; it is the recommended route. With a
+ * plain {@code RnnOutputLayer} and this loss, the following holds. In DL4J 1.0.0-M2.1,
  * {@code BaseOutputLayer.computeScore} divides the loss function's score by the minibatch size (the number
  * of sequences, not tokens) when the configuration's {@code miniBatch} flag is true (the default), and
  * {@code BaseMultiLayerUpdater} divides the gradient by the same number before the updater step. A loss
@@ -64,6 +68,8 @@ import org.plw4j.WeightedCausalLMLoss;
  * <p><b>Per-example scores.</b> {@link #computeScoreArray} returns, per row, {@code w * l / sum(w)} (the
  * row's share of {@code L}), so the rows sum to {@link #computeScore}; DL4J's {@code scoreExamples} sums
  * them per sequence, and the per-sequence scores of a batch sum to {@code L}.
+ *
+ * <p>The {@code miniBatch(false)} alternative to {@link WeightedCausalLMOutputLayer}:
  *
  * <pre>{@code
  * MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
