@@ -1,5 +1,6 @@
 package org.plw4j.dl4j;
 
+import java.io.IOException;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -24,8 +25,8 @@ import org.plw4j.WeightedCausalLMLoss;
  * {@code miniBatch(true)} runs, and its score is plw4j's weighted mean of the same batch computed the Hugging
  * Face way (shift on, [B, N, V] logits whose last position has no target): the network's output (FLOAT,
  * identity activation) padded with one unused position. Tolerance 1e-6 relative (float logits, double
- * accumulation in both, different summation order). Once README.md carries this block, a
- * {@code ReadmeCheck.assertReadmeBlockIsTheCode("<!-- snippet:dl4j -->", ...)} pointing here keeps them equal.
+ * accumulation in both, different summation order). The README's block after {@code <!-- snippet:dl4j -->}
+ * is this code (checked below).
  */
 class ReadmeDl4jLayerSnippetTest {
 
@@ -62,5 +63,11 @@ class ReadmeDl4jLayerSnippetTest {
         double expected = WeightedCausalLMLoss.withDefaults().withPromptLossWeight(0.1)
                 .withLayout(LogitsLayout.NCW).compute(padded, inputIds, mask).loss();
         assertEquals(expected, net.score(batch), 1e-6 * expected);
+    }
+
+    @Test
+    void readmeSnippetIsTheCodeAbove() throws IOException {
+        ReadmeCheck.assertReadmeBlockIsTheCode("<!-- snippet:dl4j -->",
+                "src/test/java/org/plw4j/dl4j/ReadmeDl4jLayerSnippetTest.java");
     }
 }

@@ -2,7 +2,6 @@ package org.plw4j.dl4j;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.io.IOException;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.RNNFormat;
@@ -22,7 +21,9 @@ import org.plw4j.PromptCompletionMask;
 import org.plw4j.WeightedCausalLMLoss;
 
 /**
- * The README's DL4J section runs, and its score is plw4j's weighted mean of the same batch computed the
+ * The loss-only route the README's DL4J section mentions ({@link LossWeightedCausalLM} in a plain
+ * {@code RnnOutputLayer} with {@code .miniBatch(false)}; the README's snippet itself uses
+ * {@link WeightedCausalLMOutputLayer}, see {@link ReadmeDl4jLayerSnippetTest}) runs, and its score is plw4j's weighted mean of the same batch computed the
  * Hugging Face way (shift on, [B, N, V] logits whose last position has no target): the network's output
  * (FLOAT, identity activation) padded with one unused position. Tolerance 1e-6 relative (float logits,
  * double accumulation in both, different summation order).
@@ -64,11 +65,5 @@ class ReadmeDl4jSnippetTest {
         double expected = WeightedCausalLMLoss.withDefaults().withPromptLossWeight(0.1)
                 .withLayout(LogitsLayout.NCW).compute(padded, inputIds, mask).loss();
         assertEquals(expected, net.score(batch), 1e-6 * expected);
-    }
-
-    @Test
-    void readmeSnippetIsTheCodeAbove() throws IOException {
-        ReadmeCheck.assertReadmeBlockIsTheCode("<!-- snippet:dl4j -->",
-                "src/test/java/org/plw4j/dl4j/ReadmeDl4jSnippetTest.java");
     }
 }
