@@ -95,6 +95,7 @@ public class LossBenchmark {
         @Setup(Level.Trial)
         public void setUp() {
             batch = new Batch(shape, dtype);
+            FusedCpuKernel.warmUp();   // the vector code compiled before the first timed call
             FusedCpuKernel kernel = FusedCpuKernel.create();
             threads = kernel.parallelism();
             fused = WeightedCausalLMLoss.withDefaults().withPromptLossWeight(Batch.PLW).withKernel(kernel);

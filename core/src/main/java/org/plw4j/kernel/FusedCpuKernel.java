@@ -135,6 +135,25 @@ public final class FusedCpuKernel implements LossKernel {
         return parallelism;
     }
 
+    /**
+     * Compiles the Vector API code now, on the calling thread, instead of in the background. Until the JIT
+     * has compiled it, calls run a scalar twin of the vector code that gives bitwise the same results (the
+     * Vector API's uncompiled fallbacks are 100 times slower); the first call starts a background thread
+     * that compiles the vector code in a few seconds. Call this at start-up (or before timing anything) to
+     * have the vector code from the first call. Does nothing on the scalar path or once done.
+     *
+     * @return whether the vector code is in use (false: the scalar path runs, e.g. without
+     *         {@code --add-modules jdk.incubator.vector})
+     */
+    public static boolean warmUp() {
+        RowOps best = RowOps.best();
+        if (!best.vectorized()) {
+            return false;
+        }
+        best.warmUpNow();
+        return true;
+    }
+
     /** @return whether the Vector API path runs (false: the scalar fallback) */
     public boolean vectorized() {
         return ops.vectorized();
@@ -157,9 +176,10 @@ public final class FusedCpuKernel implements LossKernel {
         }
         final int vN = p.vocab();
         final Task task = new Task(p, tokenLoss, tokenCorrect);
+        final RowOps callOps = ops.forCall();   // the scalar twin while the vector code warms up: same bits
         final int units;
         if (task.mode == Mode.NCW) {
-            int w = ops.tileWidth();
+            int w = callOps.tileWidth();
             units = p.batch() * ((p.seqLen() + w - 1) / w);
         } else {
             units = (positions + task.rowsPerUnit - 1) / task.rowsPerUnit;
@@ -168,7 +188,7 @@ public final class FusedCpuKernel implements LossKernel {
         int workers = (int) Math.min(Math.min(parallelism, units), Math.max(1, elements / MIN_ELEMENTS_PER_WORKER));
         AtomicInteger next = new AtomicInteger();
         Runnable body = () -> {
-            Worker w = new Worker(task, ops.fresh());
+            Worker w = new Worker(task, callOps.fresh());
             for (int u = next.getAndIncrement(); u < units; u = next.getAndIncrement()) {
                 w.unit(u);
             }

@@ -33,6 +33,29 @@ abstract class RowOps {
     /** @return whether this is the Vector API implementation */
     abstract boolean vectorized();
 
+    /**
+     * The operations one kernel call should use now: this instance, except for the Vector API
+     * implementation while its code is still interpreted. Until C2 has compiled them (a few thousand calls),
+     * Vector API operations run through their Java fallbacks, 100 times slower or worse than scalar code:
+     * measured here, the first fused forward of a (4, 512, 32000) batch took 2.6 s instead of 26 ms, and
+     * small problems stayed that slow for hundreds of calls. So {@code VectorRowOps} answers with a scalar
+     * twin that sums in the same lane order (bitwise the same results) and compiles its own code on a
+     * background thread; once that is done, calls get the vector code. Disabled (the vector code from the
+     * first call) by the system property {@value #WARMUP_PROPERTY}{@code =false}.
+     *
+     * @return the operations for one call (all its workers use {@link #fresh()} copies of the same kind)
+     */
+    RowOps forCall() {
+        return this;
+    }
+
+    /** Compiles this implementation's code now, on the calling thread (see {@link #forCall()}); default: nothing. */
+    void warmUpNow() {
+    }
+
+    /** System property: {@code false} turns off the background warm-up of the vector code ({@link #forCall()}). */
+    static final String WARMUP_PROPERTY = "plw4j.vector.warmup";
+
     // ---------------------------------------------------------------- fp32 rows
 
     /**

@@ -1,17 +1,46 @@
 package org.plw4j.kernel;
 
 /**
- * Plain-Java {@link RowOps}: the fallback when the Vector API is absent, and the reference shape of the
- * vector loops. Sums are fp32 over blocks of 64 terms, accumulated in double, like the vector path;
- * the exponential is {@link FastExp}'s, bitwise the same value as the vector lanes compute.
+ * Plain-Java {@link RowOps}: the fallback when the Vector API is absent, and the stand-in of
+ * {@code VectorRowOps} while its code is not yet compiled (see {@link RowOps#forCall()}). Its sums follow
+ * the vector loops' order lane by lane: {@code lanes} fp32 partial sums (one per vector lane), each over at
+ * most 64 terms, folded in lane order into a double, then the tail; fp64 rows in {@code lanesD} double
+ * partial sums. The exponential is {@link FastExp}'s, the value the vector lanes compute bit for bit, so
+ * with the lane counts of the vector species the results are bitwise those of {@code VectorRowOps}
+ * ({@code RowOpsTest} checks it), and a call gives the same bits whichever of the two runs it.
  */
 final class ScalarRowOps extends RowOps {
-    private static final int BLOCK = 64;
+    /** Vectors per fp32 block: each lane's fp32 partial sum holds at most this many terms. */
+    private static final int FLUSH_ITER = 64;
     private static final int TILE = 16;
+
+    private final int lanes;
+    private final int lanesD;
+    private final float[] acc;
+    private final double[] accD;
+
+    /** Sixteen fp32 lanes and eight fp64 lanes: the shape of AVX-512, when there is no vector species to copy. */
+    ScalarRowOps() {
+        this(16, 8);
+    }
+
+    /**
+     * @param lanes fp32 lanes whose summation order to follow (the vector species' length)
+     * @param lanesD fp64 lanes
+     */
+    ScalarRowOps(int lanes, int lanesD) {
+        if (lanes < 1 || lanesD < 1) {
+            throw new IllegalArgumentException("lanes must be >= 1, were " + lanes + ", " + lanesD);
+        }
+        this.lanes = lanes;
+        this.lanesD = lanesD;
+        this.acc = new float[lanes];
+        this.accD = new double[lanesD];
+    }
 
     @Override
     RowOps fresh() {
-        return new ScalarRowOps();
+        return new ScalarRowOps(lanes, lanesD);
     }
 
     @Override
@@ -45,30 +74,41 @@ final class ScalarRowOps extends RowOps {
 
     @Override
     double expSum(float[] a, int off, int n, float shift) {
-        double total = 0;
-        for (int c = 0; c < n; c += BLOCK) {
-            int end = Math.min(n, c + BLOCK);
-            float s = 0f;
-            for (int k = c; k < end; k++) {
-                s += FastExp.expf(a[off + k] - shift);
-            }
-            total += s;
-        }
-        return total;
+        return expSumStore(a, off, n, shift, null, 0);
     }
 
     @Override
     double expSumStore(float[] a, int off, int n, float shift, float[] dst, int doff) {
+        final int w = lanes;
+        final int chunk = FLUSH_ITER * w;
         double total = 0;
-        for (int c = 0; c < n; c += BLOCK) {
-            int end = Math.min(n, c + BLOCK);
-            float s = 0f;
-            for (int k = c; k < end; k++) {
-                float e = FastExp.expf(a[off + k] - shift);
-                dst[doff + k] = e;
-                s += e;
+        for (int c = 0; c < n; c += chunk) {
+            int end = Math.min(n, c + chunk);
+            java.util.Arrays.fill(acc, 0f);
+            int k = c;
+            for (; k <= end - w; k += w) {
+                for (int j = 0; j < w; j++) {
+                    float e = FastExp.expf(a[off + k + j] - shift);
+                    if (dst != null) {
+                        dst[doff + k + j] = e;
+                    }
+                    acc[j] += e;
+                }
+            }
+            double s = 0;
+            for (int j = 0; j < w; j++) {
+                s += acc[j];
             }
             total += s;
+            float tail = 0f;
+            for (; k < end; k++) {
+                float e = FastExp.expf(a[off + k] - shift);
+                if (dst != null) {
+                    dst[doff + k] = e;
+                }
+                tail += e;
+            }
+            total += tail;
         }
         return total;
     }
@@ -115,22 +155,35 @@ final class ScalarRowOps extends RowOps {
 
     @Override
     double expSum(double[] a, int off, int n, double shift) {
-        double s = 0;
-        for (int k = 0; k < n; k++) {
-            s += FastExp.exp(a[off + k] - shift);
-        }
-        return s;
+        return expSumStore(a, off, n, shift, null, 0);
     }
 
     @Override
     double expSumStore(double[] a, int off, int n, double shift, double[] dst, int doff) {
-        double s = 0;
-        for (int k = 0; k < n; k++) {
-            double e = FastExp.exp(a[off + k] - shift);
-            dst[doff + k] = e;
-            s += e;
+        final int w = lanesD;
+        java.util.Arrays.fill(accD, 0.0);
+        int k = 0;
+        for (; k <= n - w; k += w) {
+            for (int j = 0; j < w; j++) {
+                double e = FastExp.exp(a[off + k + j] - shift);
+                if (dst != null) {
+                    dst[doff + k + j] = e;
+                }
+                accD[j] += e;
+            }
         }
-        return s;
+        double total = 0;
+        for (int j = 0; j < w; j++) {
+            total += accD[j];
+        }
+        for (; k < n; k++) {
+            double e = FastExp.exp(a[off + k] - shift);
+            if (dst != null) {
+                dst[doff + k] = e;
+            }
+            total += e;
+        }
+        return total;
     }
 
     @Override

@@ -57,6 +57,7 @@ final class VectorRowOps extends RowOps {
      */
     private static final int X_MIN_BITS = Float.floatToRawIntBits(FastExp.X_MIN_F);
 
+    private final boolean immediate;
     private final float[] lanes = new float[L];
     private final float[] acc4 = new float[4 * L];
     private final double[] lanesD = new double[LD];
@@ -68,19 +69,142 @@ final class VectorRowOps extends RowOps {
      * @throws IllegalStateException if the preferred species has fewer than 4 float lanes (no useful SIMD)
      */
     public VectorRowOps() {
+        this(false);
+    }
+
+    /**
+     * @param immediate true: {@link #forCall()} answers this instance from the first call, without waiting
+     *        for the warm-up (tests of the vector code itself)
+     */
+    VectorRowOps(boolean immediate) {
         if (L < 4 || S.length() != L || LD < 2) {
             throw new IllegalStateException("preferred vector species too narrow: " + F);
         }
+        this.immediate = immediate;
     }
 
     @Override
     RowOps fresh() {
-        return new VectorRowOps();
+        return new VectorRowOps(immediate);
+    }
+
+    /** @return a scalar implementation summing in this species' lane order: bitwise the same results */
+    static ScalarRowOps scalarTwin() {
+        return new ScalarRowOps(L, LD);
     }
 
     @Override
     String describe() {
         return "vector (" + F.vectorBitSize() + "-bit, " + L + " float lanes)";
+    }
+
+    @Override
+    RowOps forCall() {
+        if (immediate || Warmup.done) {
+            return this;
+        }
+        Warmup.start();
+        return Warmup.done ? this : Warmup.TWIN;
+    }
+
+    @Override
+    void warmUpNow() {
+        if (!Warmup.done) {
+            Warmup.run();
+        }
+    }
+
+    /**
+     * Compiles the vector code before calls use it (see {@link RowOps#forCall()}): one daemon thread calls
+     * every operation {@value #CALLS} times on rows of {@value #ROW} elements (a full fp32 block and a
+     * tail; C2 compiled them after about 4 000 calls here, 1.5 to 3 s on one thread), then lets calls switch.
+     */
+    static final class Warmup {
+        static final int CALLS = 12_000;
+        static final int ROW = 1027;
+        static final ScalarRowOps TWIN = scalarTwin();
+        static volatile boolean done = !Boolean.parseBoolean(System.getProperty(WARMUP_PROPERTY, "true").trim());
+        private static final java.util.concurrent.atomic.AtomicBoolean STARTED =
+                new java.util.concurrent.atomic.AtomicBoolean();
+        /** Keeps the warm-up's results observable so that C2 cannot drop the calls. */
+        static volatile double sink;
+
+        private Warmup() {
+        }
+
+        static void start() {
+            if (done || !STARTED.compareAndSet(false, true)) {
+                return;
+            }
+            Thread t = new Thread(Warmup::run, "plw4j-vector-warmup");
+            t.setDaemon(true);
+            t.setPriority(Thread.MIN_PRIORITY);
+            t.start();
+        }
+
+        /** Exercises every operation; {@code done} is set even if one throws (the vector code then runs as it is). */
+        static void run() {
+            long t0 = System.nanoTime();
+            try {
+                exercise(new VectorRowOps(), CALLS);
+            } catch (RuntimeException | Error e) {
+                java.util.logging.Logger.getLogger(FusedCpuKernel.class.getName()).log(java.util.logging.Level.FINE,
+                        "plw4j: vector warm-up failed", e);
+            } finally {
+                done = true;
+            }
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            java.util.logging.Logger.getLogger(FusedCpuKernel.class.getName())
+                    .fine(() -> "plw4j: vector code warmed up in " + ms + " ms");
+        }
+
+        static void exercise(VectorRowOps ops, int calls) {
+            float[] a = new float[ROW];
+            float[] d = new float[ROW];
+            double[] ad = new double[ROW];
+            double[] dd = new double[ROW];
+            short[] h = new short[ROW];
+            for (int k = 0; k < ROW; k++) {
+                a[k] = -0.037f * (k % 131);
+                ad[k] = a[k];
+            }
+            int w = ops.tileWidth();
+            int kb = 16;
+            float[] tile = new float[kb * w];
+            float[] max = new float[w];
+            float[] arg = new float[w];
+            float[] shift = new float[w];
+            double[] sum = new double[w];
+            float[] factor = new float[w];
+            float[] zero = new float[w];
+            double acc = 0;
+            for (int i = 0; i < calls; i++) {
+                acc += ops.max(a, 0, ROW);
+                acc += ops.anyAtLeast(a, 1, ROW - 1, 1f) ? 1 : 0;
+                acc += ops.expSum(a, 0, ROW, 0f);
+                acc += ops.expSumStore(a, 0, ROW, 0f, d, 0);
+                ops.scale(d, 0, ROW, 0.5f);
+                ops.narrowBf16(d, 0, h, 0, ROW);
+                ops.widenBf16(h, 0, d, 0, ROW);
+                acc += ops.max(ad, 0, ROW);
+                acc += ops.anyAtLeast(ad, 1, ROW - 1, 1.0) ? 1 : 0;
+                acc += ops.expSumStore(ad, 0, ROW, 0.0, dd, 0);
+                ops.scale(dd, 0, ROW, 0.5);
+                if (i % 4 == 0) {   // tiles are 4x a row's work per call
+                    for (int k = 0; k < tile.length; k++) {
+                        tile[k] = a[k % ROW];
+                    }
+                    java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
+                    java.util.Arrays.fill(shift, 0f);
+                    java.util.Arrays.fill(sum, 0.0);
+                    java.util.Arrays.fill(factor, 0.25f);
+                    ops.ncwForward(tile, kb, 0, max, arg, shift, sum);
+                    ops.ncwGradient(tile, kb, shift, factor, zero);
+                    acc += sum[i % w] + tile[i % tile.length];
+                }
+            }
+            sink = acc;
+        }
     }
 
     @Override

@@ -7,7 +7,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The contract suite against the fused CPU kernel: the default instance (the Vector API path under
- * Surefire, which resolves {@code jdk.incubator.vector}), the scalar fallback, and several thread
+ * Surefire, which resolves {@code jdk.incubator.vector}; its scalar twin until the warm-up is done), the
+ * vector code from the first call, the scalar fallback, and several thread
  * counts (1, 2, 3, 7: more threads than this machine has cores, and odd splits of the rows and tiles).
  */
 class FusedCpuKernelContractTest extends LossKernelContract {
@@ -29,6 +30,15 @@ class FusedCpuKernelContractTest extends LossKernelContract {
         @Override
         protected LossKernel kernel() {
             return new FusedCpuKernel(2, new ScalarRowOps());
+        }
+    }
+
+    /** The vector code from the first call (no scalar twin during the warm-up). */
+    @Nested
+    class VectorImmediate extends LossKernelContract {
+        @Override
+        protected LossKernel kernel() {
+            return new FusedCpuKernel(2, new VectorRowOps(true));
         }
     }
 

@@ -69,6 +69,39 @@ class RowOpsTest {
         }
     }
 
+    /** The scalar twin sums in the vector lanes' order: bitwise the same sums and stored terms, fp32 and fp64. */
+    @Test
+    void scalarTwinIsBitwiseTheVectorCode() {
+        RowOps twin = VectorRowOps.scalarTwin();
+        RowOps v = new VectorRowOps(true);
+        SplittableRandom rnd = new SplittableRandom(13);
+        for (int n : new int[] {0, 1, 15, 16, 17, 63, 64, 65, 1023, 1024, 1025, 1040, 2049, 4097, 50_001}) {
+            float[] a = randomRow(rnd, n + 3);
+            float m = v.max(a, 3, n);
+            float shift = n == 0 ? 0f : m;
+            float[] d1 = new float[n + 1];
+            float[] d2 = new float[n + 1];
+            assertEquals(Double.doubleToRawLongBits(v.expSumStore(a, 3, n, shift, d1, 1)),
+                    Double.doubleToRawLongBits(twin.expSumStore(a, 3, n, shift, d2, 1)), "n=" + n);
+            assertEquals(Double.doubleToRawLongBits(v.expSum(a, 3, n, shift)),
+                    Double.doubleToRawLongBits(twin.expSum(a, 3, n, shift)), "n=" + n);
+            for (int k = 0; k < d1.length; k++) {
+                assertEquals(Float.floatToRawIntBits(d1[k]), Float.floatToRawIntBits(d2[k]));
+            }
+            double[] ad = new double[n + 2];
+            for (int k = 0; k < ad.length; k++) {
+                ad[k] = 40 * rnd.nextDouble() - 30;
+            }
+            double[] e1 = new double[n + 2];
+            double[] e2 = new double[n + 2];
+            assertEquals(Double.doubleToRawLongBits(v.expSumStore(ad, 2, n, 10.0, e1, 0)),
+                    Double.doubleToRawLongBits(twin.expSumStore(ad, 2, n, 10.0, e2, 0)), "n=" + n);
+            for (int k = 0; k < e1.length; k++) {
+                assertEquals(Double.doubleToRawLongBits(e1[k]), Double.doubleToRawLongBits(e2[k]));
+            }
+        }
+    }
+
     @Test
     void doubleRows() {
         SplittableRandom rnd = new SplittableRandom(9);
