@@ -25,7 +25,6 @@ import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.layers.Convolution1DLayer;
 import org.deeplearning4j.nn.conf.layers.EmbeddingSequenceLayer;
-import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
@@ -45,6 +44,7 @@ import org.plw4j.RgSummary;
 import org.plw4j.WeightedCausalLMLoss;
 import org.plw4j.dl4j.Dl4jLabels;
 import org.plw4j.dl4j.LossWeightedCausalLM;
+import org.plw4j.dl4j.WeightedCausalLMOutputLayer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -59,8 +59,9 @@ import picocli.CommandLine.Spec;
  * answer accuracy are recorded.
  *
  * <p>The model is a causal convolutional language model: a token embedding, causal dilated 1-D
- * convolutions (receptive field covering the whole example) and an {@code RnnOutputLayer} with the
- * identity activation and plw4j's {@link LossWeightedCausalLM} loss. Every run starts from the same
+ * convolutions (receptive field covering the whole example) and plw4j's
+ * {@link WeightedCausalLMOutputLayer} (logits out, {@link LossWeightedCausalLM} inside, DL4J's default
+ * {@code miniBatch(true)}). Every run starts from the same
  * initial weights and sees the batches in the same order; only the PLW differs. Validation uses
  * {@link WeightedCausalLMLoss} on the network's output ({@code NCW} logits, shift off): the answer
  * accuracy is plw4j's {@code completionAccuracy}, the arg-max over the <em>whole</em> vocabulary at the
@@ -346,8 +347,6 @@ public final class PlwExperiment implements Callable<Integer> {
                 .dataType(DataType.FLOAT)
                 .updater(new Adam(lr))
                 .weightInit(WeightInit.RELU)
-                // score = plw4j's weighted mean over tokens, not divided by the number of sequences
-                .miniBatch(false)
                 .list()
                 .layer(new EmbeddingSequenceLayer.Builder().nIn(vocabulary).nOut(embed).build());
         int in = embed;
@@ -358,8 +357,9 @@ public final class PlwExperiment implements Callable<Integer> {
                     .nIn(in).nOut(hidden).activation(Activation.RELU).build());
             in = hidden;
         }
-        list.layer(new RnnOutputLayer.Builder(new LossWeightedCausalLM(plw))
-                .activation(Activation.IDENTITY).nIn(in).nOut(vocabulary).dataFormat(RNNFormat.NCW).build());
+        // score = plw4j's weighted mean over tokens (whatever DL4J's miniBatch flag), logits out
+        list.layer(new WeightedCausalLMOutputLayer.Builder(plw)
+                .nIn(in).nOut(vocabulary).dataFormat(RNNFormat.NCW).build());
         return list.build();
     }
 
