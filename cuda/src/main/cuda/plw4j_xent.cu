@@ -15,7 +15,8 @@
 // the same input at the same 16-byte alignment gives bitwise the same output (fixed order
 // everywhere, no atomics; the split of a row into head, vectors and tail follows its alignment).
 // Per element: pass 1 one max, one subtract, one multiply, one exp2, one add (the index of a new
-// maximum and of a NaN are searched only in the vectors that hold one); pass 2 one subtract, one
+// maximum is searched only in the vectors that hold one, the first NaN only in rows whose sum is NaN
+// or whose max is -Inf, by a second read of that row); pass 2 one subtract, one
 // fma, one exp2, one multiply, the conversion to the gradient's type.
 //
 // Bytes per token (row of V elements of b bytes, gradient of g bytes per element):
@@ -70,7 +71,7 @@ struct CombineStat {
         RowStat r;
         r.m = fmaxf(a.m, b.m);
         if (r.m == neg_inf_f()) {
-            r.s = 0.0f;
+            r.s = a.s + b.s;   // 0, or NaN if either side met a NaN (see fold): kept for find-NaN
         } else {
             r.s = a.s * exp_of(a.m - r.m) + b.s * exp_of(b.m - r.m);
         }
@@ -84,22 +85,16 @@ struct CombineStat {
 
 // Folds N consecutive elements starting at index idx0 into the thread's running statistics.
 // Elements reach a thread in increasing index order. The common case costs one max per element
-// (and the exponential): the index of a new maximum and of the first NaN are searched only in
-// the rare vectors that hold one.
+// and the exponential: the index of a new maximum is searched only in the rare vectors that hold
+// one, and NaNs are not looked for here at all. A NaN element makes its exponential, hence the sum,
+// NaN (fmaxf ignores it in the max), so the row's first NaN is searched afterwards, by find_nan,
+// only in rows whose sum is NaN or whose max is -Inf (where no exponential was taken).
 template <int N>
 __device__ __forceinline__ void fold(RowStat& st, const float* x, int idx0) {
     float vm = x[0];
-    bool nan = x[0] != x[0];
 #pragma unroll
     for (int k = 1; k < N; k++) {
         vm = fmaxf(vm, x[k]);        // NaN-ignoring
-        nan |= x[k] != x[k];
-    }
-    if (nan && st.ni == PLW4J_NONE) {
-#pragma unroll
-        for (int k = N - 1; k >= 0; k--) {
-            if (x[k] != x[k]) st.ni = idx0 + k;   // the last assignment is the first NaN
-        }
     }
     if (vm > st.m) {                 // a new maximum: its first index in this vector
         int bi = idx0;
@@ -114,9 +109,25 @@ __device__ __forceinline__ void fold(RowStat& st, const float* x, int idx0) {
     if (st.m > neg_inf_f()) {
         float acc = 0.0f;
 #pragma unroll
-        for (int k = 0; k < N; k++) acc += exp_of(x[k] - st.m);   // -Inf elements add 0
+        for (int k = 0; k < N; k++) acc += exp_of(x[k] - st.m);   // -Inf elements add 0, NaN makes NaN
         st.s += acc;
+    } else {   // nothing above -Inf yet (rare): no exponential, so a NaN must mark the sum itself
+        bool nan = false;
+#pragma unroll
+        for (int k = 0; k < N; k++) nan |= x[k] != x[k];
+        if (nan) st.s = nan_f();   // stays NaN: a later maximum rescales it by 0, a combine adds it
     }
+}
+
+// First NaN index among N elements (PLW4J_NONE if none), elements in increasing index order.
+template <int N>
+__device__ __forceinline__ int first_nan(const float* x, int idx0) {
+    int ni = PLW4J_NONE;
+#pragma unroll
+    for (int k = N - 1; k >= 0; k--) {
+        if (x[k] != x[k]) ni = idx0 + k;   // the last assignment is the first NaN
+    }
+    return ni;
 }
 
 // Gradient of N elements: g = sc * (exp((x - m) - log(s)) - [idx == y]), with ls2 = log2(s).
@@ -223,6 +234,21 @@ __device__ __forceinline__ void xent_row(
     if (tail0 + tid < V) { float x = TI::load(row + tail0 + tid); fold<1>(st, &x, tail0 + tid); }
 
     st = block_allreduce(st, stat_identity(), CombineStat(), scratch);
+
+    // Rare rows (a NaN sum, or nothing above -Inf): find the first NaN, reading the row once more.
+    // Block-uniform condition (every thread holds the reduced statistics), so the reduction is safe.
+    if (st.s != st.s || !(st.m > neg_inf_f())) {
+        RowStat nst = stat_identity();
+        if (tid < h) { float x = TI::load(row + tid); nst.ni = first_nan<1>(&x, tid); }
+        for (int jj = tid; jj < nvec; jj += PLW4J_BLOCK) {
+            float x[W];
+            TI::unpack(vrow[jj], x);
+            nst.ni = min(nst.ni, first_nan<W>(x, h + jj * W));
+        }
+        if (tail0 + tid < V) { float x = TI::load(row + tail0 + tid); nst.ni = min(nst.ni, first_nan<1>(&x, tail0 + tid)); }
+        nst = block_allreduce(nst, stat_identity(), CombineStat(), scratch);
+        st.ni = nst.ni;
+    }
 
     const bool valid = st.ni == PLW4J_NONE && st.m > neg_inf_f() && st.m < -neg_inf_f();
     if (tid == 0) {

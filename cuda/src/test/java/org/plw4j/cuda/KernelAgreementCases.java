@@ -134,7 +134,7 @@ abstract class KernelAgreementCases {
     @ParameterizedTest(name = "{0} V={1} grad={2}")
     @MethodSource("specialCases")
     void specialValuesAgree(ElementType t, int vocab, Grad grad) {
-        Case c = new Case(t, 1, 14, vocab, Layout.NWC, grad, 7);
+        Case c = new Case(t, 1, 19, vocab, Layout.NWC, grad, 7);
         c.fillRandom();
         int v = vocab;
         double nan = Double.NaN;
@@ -185,6 +185,23 @@ abstract class KernelAgreementCases {
         }
         // row 13: target is the max with a large margin (loss near 0)
         c.set(13, c.targets[13], 30.0);
+        // rows 14-18: NaNs the kernels find only through a NaN sum or a -Inf max (no per-element test):
+        // 14: the row starts with NaNs only (a whole first vector: no maximum yet when they are folded)
+        for (int j = 0; j < Math.min(v, 8); j++) {
+            c.set(14, j, nan);
+        }
+        // 15: -Inf, then a NaN, then finite values (a thread's prefix has nothing above -Inf)
+        c.set(15, 0, -inf);
+        c.set(15, 1, nan);
+        // 16: NaN and -Inf only
+        for (int j = 0; j < v; j++) {
+            c.set(16, j, j == v - 2 ? nan : -inf);
+        }
+        // 17: one NaN in the last element (the tail of the row)
+        c.set(17, v - 1, nan);
+        // 18: NaN first, +Inf later: the first NaN is the arg-max
+        c.set(18, 0, nan);
+        c.set(18, v - 1, inf);
         c.check(kernel());
     }
 
