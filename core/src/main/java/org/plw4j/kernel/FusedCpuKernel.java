@@ -392,15 +392,22 @@ public final class FusedCpuKernel implements LossKernel {
             final long start = p.rowStart(b, t);
             final float[] row;
             final int ro;
+            final float m;
             if (k.zArr != null) {
                 row = k.zArr;
                 ro = Math.toIntExact(start);
+                m = ops.max(row, ro, vN);
+            } else if (k.zType == ElementType.BFLOAT16 && k.sv == 1) {   // widen and max in one pass
+                k.z.readShorts(start, sbuf, 0, vN);
+                row = buf;
+                ro = 0;
+                m = ops.widenBf16Max(sbuf, 0, buf, 0, vN);
             } else {
                 loadRowFloat(start);
                 row = buf;
                 ro = 0;
+                m = ops.max(row, ro, vN);
             }
-            final float m = ops.max(row, ro, vN);
             final float zyv = row[ro + y];
             final double s = k.grad ? k.scale[i] : 0.0;
             if (!(m > Float.NEGATIVE_INFINITY && m < Float.POSITIVE_INFINITY)) {

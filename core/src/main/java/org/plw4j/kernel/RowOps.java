@@ -89,6 +89,13 @@ abstract class RowOps {
     /** Widens bfloat16 bits to float: {@code dst[doff + k] = bf16(src[soff + k])}. */
     abstract void widenBf16(short[] src, int soff, float[] dst, int doff, int n);
 
+    /**
+     * {@link #widenBf16} and {@link #max(float[], int, int)} of the widened values in one pass.
+     *
+     * @return the maximum of the widened values, with {@link Math#max(float, float)} semantics
+     */
+    abstract float widenBf16Max(short[] src, int soff, float[] dst, int doff, int n);
+
     /** Narrows floats to bfloat16 bits, round to nearest even (as {@link Half#floatToBf16(float)}). */
     abstract void narrowBf16(float[] src, int soff, short[] dst, int doff, int n);
 

@@ -128,6 +128,17 @@ final class ScalarRowOps extends RowOps {
     }
 
     @Override
+    float widenBf16Max(short[] src, int soff, float[] dst, int doff, int n) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int k = 0; k < n; k++) {
+            float x = Float.intBitsToFloat(src[soff + k] << 16);
+            dst[doff + k] = x;
+            m = Math.max(m, x);
+        }
+        return m;
+    }
+
+    @Override
     void narrowBf16(float[] src, int soff, short[] dst, int doff, int n) {
         for (int k = 0; k < n; k++) {
             dst[doff + k] = Half.floatToBf16(src[soff + k]);

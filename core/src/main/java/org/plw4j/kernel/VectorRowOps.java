@@ -186,6 +186,7 @@ final class VectorRowOps extends RowOps {
                 ops.scale(d, 0, ROW, 0.5f);
                 ops.narrowBf16(d, 0, h, 0, ROW);
                 ops.widenBf16(h, 0, d, 0, ROW);
+                acc += ops.widenBf16Max(h, 0, d, 0, ROW);
                 acc += ops.max(ad, 0, ROW);
                 acc += ops.anyAtLeast(ad, 1, ROW - 1, 1.0) ? 1 : 0;
                 acc += ops.expSumStore(ad, 0, ROW, 0.0, dd, 0);
@@ -365,6 +366,41 @@ final class VectorRowOps extends RowOps {
         for (; k < n; k++) {
             dst[doff + k] = Float.intBitsToFloat(src[soff + k] << 16);
         }
+    }
+
+    @Override
+    float widenBf16Max(short[] src, int soff, float[] dst, int doff, int n) {
+        // two running maxima in registers (loop phis of JDK types, as in max)
+        FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        FloatVector m1 = m0;
+        int k = 0;
+        for (; k <= n - 2 * L; k += 2 * L) {
+            FloatVector x0 = ((IntVector) ShortVector.fromArray(S, src, soff + k).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector x1 = ((IntVector) ShortVector.fromArray(S, src, soff + k + L)
+                    .convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            x0.intoArray(dst, doff + k);
+            x1.intoArray(dst, doff + k + L);
+            m0 = m0.max(x0);
+            m1 = m1.max(x1);
+        }
+        for (; k <= n - L; k += L) {
+            FloatVector x = ((IntVector) ShortVector.fromArray(S, src, soff + k).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            x.intoArray(dst, doff + k);
+            m0 = m0.max(x);
+        }
+        m0.max(m1).intoArray(acc4, 0);
+        float m = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < L; j++) {
+            m = Math.max(m, acc4[j]);
+        }
+        for (; k < n; k++) {
+            float x = Float.intBitsToFloat(src[soff + k] << 16);
+            dst[doff + k] = x;
+            m = Math.max(m, x);
+        }
+        return m;
     }
 
     @Override

@@ -102,6 +102,42 @@ class RowOpsTest {
         }
     }
 
+    /** widenBf16Max equals widenBf16 then max, bit for bit, specials included (NaN wins, +0 over -0). */
+    @Test
+    void widenAndMaxInOnePass() {
+        SplittableRandom rnd = new SplittableRandom(17);
+        short[] specials = {Half.floatToBf16(Float.NaN), Half.floatToBf16(Float.NEGATIVE_INFINITY),
+            Half.floatToBf16(Float.POSITIVE_INFINITY), Half.floatToBf16(-0f), Half.floatToBf16(0f)};
+        for (RowOps ops : new RowOps[] {vec, sca, VectorRowOps.scalarTwin()}) {
+            for (int n : new int[] {0, 1, 15, 16, 31, 32, 33, 100, 1027}) {
+                for (int special = -1; special < specials.length; special++) {
+                    short[] src = new short[n + 2];
+                    for (int k = 0; k < src.length; k++) {
+                        src[k] = Half.floatToBf16((float) (20 * rnd.nextDouble() - 10));
+                    }
+                    if (special >= 0 && n > 0) {
+                        src[2 + rnd.nextInt(n)] = specials[special];
+                    }
+                    if (special >= 3 && n > 1) { // a row of zeros of both signs
+                        for (int k = 2; k < n + 2; k++) {
+                            src[k] = specials[3 + (k % 2)];
+                        }
+                    }
+                    float[] want = new float[n + 1];
+                    ops.widenBf16(src, 2, want, 1, n);
+                    float wantMax = ops.max(want, 1, n);
+                    float[] got = new float[n + 1];
+                    float gotMax = ops.widenBf16Max(src, 2, got, 1, n);
+                    assertEquals(Float.floatToIntBits(wantMax), Float.floatToIntBits(gotMax), "n=" + n);
+                    assertEquals(Float.floatToRawIntBits(wantMax) == 0, Float.floatToRawIntBits(gotMax) == 0);
+                    for (int k = 0; k < want.length; k++) {
+                        assertEquals(Float.floatToRawIntBits(want[k]), Float.floatToRawIntBits(got[k]));
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void doubleRows() {
         SplittableRandom rnd = new SplittableRandom(9);
