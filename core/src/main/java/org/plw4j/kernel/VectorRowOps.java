@@ -270,39 +270,7 @@ final class VectorRowOps extends RowOps {
 
     @Override
     double expSum(float[] a, int off, int n, float shift) {
-        double total = 0;
-        for (int c = 0; c < n; c += CHUNK) {
-            int end = Math.min(n, c + CHUNK);
-            FloatVector.zero(F).intoArray(lanes, 0);
-            int k = c;
-            for (; k <= end - L; k += L) {
-                FloatVector x = FloatVector.fromArray(F, a, off + k).sub(shift);
-                // e^x, FastExp.expf lane-wise, written out: a helper method taking a vector would be boxed
-                // whenever C2 declines to inline it (see the class comment). The clamp to X_MIN is done on
-                // the bits (see NONPOSITIVE_CLAMP): x <= 0 here
-                FloatVector xc = x.reinterpretAsInts().or(Integer.MIN_VALUE).min(X_MIN_BITS).reinterpretAsFloats();
-                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
-                FloatVector nn = kk.sub(FastExp.MAGIC_F);
-                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
-                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
-                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
-                p = p.fma(r, FloatVector.broadcast(F, 1f));
-                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
-                        .reinterpretAsFloats());
-                FloatVector.fromArray(F, lanes, 0).add(e).intoArray(lanes, 0);
-            }
-            total += foldLanes();
-            float tail = 0f;
-            for (; k < end; k++) {
-                tail += FastExp.expf(a[off + k] - shift);
-            }
-            total += tail;
-        }
-        return total;
+        return expSumStore(a, off, n, shift, null, 0);
     }
 
     @Override
@@ -316,7 +284,7 @@ final class VectorRowOps extends RowOps {
                 FloatVector x = FloatVector.fromArray(F, a, off + k).sub(shift);
                 // e^x, FastExp.expf lane-wise, written out: a helper method taking a vector would be boxed
                 // whenever C2 declines to inline it (see the class comment). The clamp to X_MIN is done on
-                // the bits (see NONPOSITIVE_CLAMP): x <= 0 here
+                // the bits (see X_MIN_BITS): x <= 0 here
                 FloatVector xc = x.reinterpretAsInts().or(Integer.MIN_VALUE).min(X_MIN_BITS).reinterpretAsFloats();
                 FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
                 FloatVector nn = kk.sub(FastExp.MAGIC_F);
@@ -330,14 +298,18 @@ final class VectorRowOps extends RowOps {
                 p = p.fma(r, FloatVector.broadcast(F, 1f));
                 FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
                         .reinterpretAsFloats());
-                e.intoArray(dst, doff + k);
+                if (dst != null) {
+                    e.intoArray(dst, doff + k);
+                }
                 FloatVector.fromArray(F, lanes, 0).add(e).intoArray(lanes, 0);
             }
             total += foldLanes();
             float tail = 0f;
             for (; k < end; k++) {
                 float e = FastExp.expf(a[off + k] - shift);
-                dst[doff + k] = e;
+                if (dst != null) {
+                    dst[doff + k] = e;
+                }
                 tail += e;
             }
             total += tail;
