@@ -397,16 +397,10 @@ public final class FusedCpuKernel implements LossKernel {
                 row = k.zArr;
                 ro = Math.toIntExact(start);
                 m = ops.max(row, ro, vN);
-            } else if (k.zType == ElementType.BFLOAT16 && k.sv == 1) {   // widen and max in one pass
-                k.z.readShorts(start, sbuf, 0, vN);
-                row = buf;
-                ro = 0;
-                m = ops.widenBf16Max(sbuf, 0, buf, 0, vN);
             } else {
-                loadRowFloat(start);
                 row = buf;
                 ro = 0;
-                m = ops.max(row, ro, vN);
+                m = loadRowFloat(start);
             }
             final float zyv = row[ro + y];
             final double s = k.grad ? k.scale[i] : 0.0;
@@ -447,16 +441,16 @@ public final class FusedCpuKernel implements LossKernel {
             }
         }
 
-        private void loadRowFloat(long start) {
+        /** Reads the row at {@code start} into {@code buf} as floats; @return its maximum ({@link RowOps#max}) */
+        private float loadRowFloat(long start) {
             final long sv = k.sv;
             switch (k.zType) {
                 case BFLOAT16:
                     if (sv == 1) {
                         k.z.readShorts(start, sbuf, 0, vN);
-                        ops.widenBf16(sbuf, 0, buf, 0, vN);
-                    } else {
-                        k.z.readFloats(start, sv, buf, 0, vN);
+                        return ops.widenBf16Max(sbuf, 0, buf, 0, vN);   // widen and max in one pass
                     }
+                    k.z.readFloats(start, sv, buf, 0, vN);
                     break;
                 case FLOAT16:
                     if (sv == 1) {
@@ -472,6 +466,7 @@ public final class FusedCpuKernel implements LossKernel {
                     k.z.readFloats(start, sv, buf, 0, vN);
                     break;
             }
+            return ops.max(buf, 0, vN);
         }
 
         private void constRowFloat(int b, int t, float value) {
