@@ -8,6 +8,13 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.plw4j.LogitsLayout;
+import org.plw4j.PromptCompletionMask;
+import org.plw4j.WeightedCausalLMLoss;
 
 /**
  * Compares the Java block after a README marker with the code between {@code // README-BEGIN} and
@@ -47,5 +54,28 @@ public final class ReadmeCheck {
 
     private static String normalise(String s) {
         return s.replaceAll("\\s+", " ").trim();
+    }
+
+    /**
+     * The network's score of the README batch is plw4j's weighted mean computed the Hugging Face way (shift
+     * on, {@code [B, N, V]} logits whose last position has no target): the network's NCW output padded with
+     * one unused position. Tolerance 1e-6 relative (float logits, double accumulation in both, different
+     * summation order).
+     *
+     * @param net the trained network (NCW output, identity activation)
+     * @param batch the batch built from {@code inputIds} and {@code mask} by {@link Dl4jLabels}
+     * @param inputIds token ids {@code [B, N]}
+     * @param mask roles of those tokens
+     * @param plw the prompt loss weight of the network's loss
+     */
+    public static void assertScoreIsTheWeightedMean(MultiLayerNetwork net, DataSet batch, INDArray inputIds,
+            PromptCompletionMask mask, double plw) {
+        INDArray out = net.output(batch.getFeatures());                      // [B, V, N-1]
+        long b = out.size(0);
+        long v = out.size(1);
+        INDArray padded = Nd4j.concat(2, out, Nd4j.zeros(out.dataType(), b, v, 1)); // [B, V, N]
+        double expected = WeightedCausalLMLoss.withDefaults().withPromptLossWeight(plw)
+                .withLayout(LogitsLayout.NCW).compute(padded, inputIds, mask).loss();
+        assertEquals(expected, net.score(batch), 1e-6 * expected);
     }
 }

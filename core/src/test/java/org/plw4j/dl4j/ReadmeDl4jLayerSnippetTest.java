@@ -1,7 +1,6 @@
 package org.plw4j.dl4j;
 
 import java.io.IOException;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -18,7 +17,6 @@ import org.nd4j.linalg.learning.config.Adam;
 import org.plw4j.LogitsLayout;
 import org.plw4j.Padding;
 import org.plw4j.PromptCompletionMask;
-import org.plw4j.WeightedCausalLMLoss;
 
 /**
  * The proposed README DL4J snippet with {@link WeightedCausalLMOutputLayer} and DL4J's default
@@ -58,11 +56,7 @@ class ReadmeDl4jLayerSnippetTest {
         System.out.printf("weighted loss %.4f%n", net.score(batch));
         // README-END
 
-        INDArray out = net.output(batch.getFeatures());                      // [B, V, N-1]
-        INDArray padded = Nd4j.concat(2, out, Nd4j.zeros(out.dataType(), 2, vocab, 1)); // [B, V, N]
-        double expected = WeightedCausalLMLoss.withDefaults().withPromptLossWeight(0.1)
-                .withLayout(LogitsLayout.NCW).compute(padded, inputIds, mask).loss();
-        assertEquals(expected, net.score(batch), 1e-6 * expected);
+        ReadmeCheck.assertScoreIsTheWeightedMean(net, batch, inputIds, mask, 0.1);
     }
 
     @Test
