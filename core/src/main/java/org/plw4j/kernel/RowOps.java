@@ -86,6 +86,25 @@ abstract class RowOps {
     /** {@code a[off + k] *= f}. */
     abstract void scale(float[] a, int off, int n, float f);
 
+    /**
+     * The tail of a block of {@link #expSumStore(float[], int, int, float, float[], int)}: the terms of
+     * {@code k} in {@code [from, end)} summed in order in fp32 (stored at {@code dst[doff + k]} unless
+     * {@code dst} is null). Shared by both implementations, so their tails sum alike.
+     *
+     * @return the fp32 sum of the tail's terms
+     */
+    static float expTail(float[] a, int off, int from, int end, float shift, float[] dst, int doff) {
+        float tail = 0f;
+        for (int k = from; k < end; k++) {
+            float e = FastExp.expf(a[off + k] - shift);
+            if (dst != null) {
+                dst[doff + k] = e;
+            }
+            tail += e;
+        }
+        return tail;
+    }
+
     /** Widens bfloat16 bits to float: {@code dst[doff + k] = bf16(src[soff + k])}. */
     abstract void widenBf16(short[] src, int soff, float[] dst, int doff, int n);
 

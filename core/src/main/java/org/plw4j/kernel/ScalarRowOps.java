@@ -100,15 +100,7 @@ final class ScalarRowOps extends RowOps {
                 s += acc[j];
             }
             total += s;
-            float tail = 0f;
-            for (; k < end; k++) {
-                float e = FastExp.expf(a[off + k] - shift);
-                if (dst != null) {
-                    dst[doff + k] = e;
-                }
-                tail += e;
-            }
-            total += tail;
+            total += expTail(a, off, k, end, shift, dst, doff);
         }
         return total;
     }

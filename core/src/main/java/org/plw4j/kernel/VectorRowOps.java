@@ -304,15 +304,7 @@ final class VectorRowOps extends RowOps {
                 FloatVector.fromArray(F, lanes, 0).add(e).intoArray(lanes, 0);
             }
             total += foldLanes();
-            float tail = 0f;
-            for (; k < end; k++) {
-                float e = FastExp.expf(a[off + k] - shift);
-                if (dst != null) {
-                    dst[doff + k] = e;
-                }
-                tail += e;
-            }
-            total += tail;
+            total += expTail(a, off, k, end, shift, dst, doff);
         }
         return total;
     }
