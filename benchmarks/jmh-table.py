@@ -9,7 +9,7 @@ import json
 import sys
 
 ORDER = ["streamRead", "fusedForward", "fusedForwardGradient", "fusedForwardGradientReused",
-         "fusedForwardGradientInPlace",
+         "fusedForwardGradientWorkspace", "fusedForwardGradientInPlace",
          "referenceForward", "referenceForwardGradient", "naiveForward", "naiveForwardGradient",
          "naiveForwardWorkspace", "naiveForwardGradientWorkspace", "nd4jSparseSoftmaxCE",
          "dl4jMcxentForward", "dl4jMcxentForwardGradient"]
@@ -20,7 +20,10 @@ RATIOS = [  # (label, numerator, denominator, target)
     ("naive fwd+grad / fused fwd+grad", "naiveForwardGradient", "fusedForwardGradient", ">= 10"),
     ("naive fwd+grad / fused fwd+grad into a reused array", "naiveForwardGradient", "fusedForwardGradientReused",
      ""),
+    ("naive fwd+grad / fused fwd+grad in a workspace", "naiveForwardGradient", "fusedForwardGradientWorkspace", ""),
     ("naive fwd+grad / fused fwd+grad in place", "naiveForwardGradient", "fusedForwardGradientInPlace", ""),
+    ("naive fwd+grad (workspace) / fused fwd+grad (workspace)", "naiveForwardGradientWorkspace",
+     "fusedForwardGradientWorkspace", ""),
     ("naive fwd+grad (workspace) / fused fwd+grad into a reused array", "naiveForwardGradientWorkspace",
      "fusedForwardGradientReused", ""),
     ("ND4J sparse softmax CE / fused forward", "nd4jSparseSoftmaxCE", "fusedForward", ""),

@@ -291,7 +291,10 @@ public final class WeightedCausalLMLoss {
      * Computes the loss, metrics and the gradient {@code dL/dz}: for WEIGHTED_MEAN
      * {@code (w_t / sum(w)) * (softmax(z_t) - onehot(y_t))}, scaled by each mode's denominator otherwise;
      * rows with weight 0 are exactly zero. The gradient is a new array with the logits' shape, layout
-     * (as C-order of that shape) and dtype.
+     * (as C-order of that shape) and dtype, allocated as ND4J's {@code Nd4j.createUninitialized} does: in
+     * the active ND4J workspace if there is one (then it is valid while that workspace is open, and a loop
+     * that opens the same workspace every step reuses its memory instead of touching fresh pages), detached
+     * otherwise. To reuse one buffer without a workspace, pass it as {@code gradientOut}.
      *
      * @param logits as in {@link #compute}
      * @param inputIds as in {@link #compute}

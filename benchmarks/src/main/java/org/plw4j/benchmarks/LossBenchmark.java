@@ -51,8 +51,9 @@ import org.plw4j.kernel.FusedCpuKernel;
  * <ul>
  * <li>{@code streamRead}: read every logit once, on as many threads as the fused kernel (the memory floor);</li>
  * <li>{@code fusedForward}, {@code fusedForwardGradient}, {@code fusedForwardGradientReused},
- *     {@code fusedForwardGradientInPlace}: plw4j's public API on the fused CPU kernel (the gradient in a new
- *     array, in a caller-owned array reused across calls, or written over the logits);</li>
+ *     {@code fusedForwardGradientWorkspace}, {@code fusedForwardGradientInPlace}: plw4j's public API on the
+ *     fused CPU kernel (the gradient in a new array, in a caller-owned array reused across calls, in a new
+ *     array inside an ND4J workspace allocated once, or written over the logits);</li>
  * <li>{@code naiveForward}, {@code naiveForwardGradient}: the Hugging Face code path in ND4J: shift with a
  *     contiguous copy, log-softmax materialised as {@code [B·(N-1), V]}, gather, weighted mean; the gradient
  *     {@code (softmax - onehot)·w/Σw} materialised and scattered back into a zero {@code [B, N, V]} array.
@@ -159,6 +160,28 @@ public class LossBenchmark {
         @Setup(Level.Trial)
         public void setUp(Data d) {
             gradient = Nd4j.zeros(d.batch.dtype, d.batch.b, d.batch.n, d.batch.v);
+        }
+    }
+
+    /**
+     * An ND4J workspace sized for one gradient, allocated once: {@code computeWithGradient} allocates its
+     * result in the active workspace (as ND4J's {@code createUninitialized} does), so every call after the
+     * first reuses the same, already touched memory, as a DL4J training loop's workspaces do.
+     */
+    @State(Scope.Benchmark)
+    public static class GradientWorkspace {
+        WorkspaceConfiguration workspace;
+
+        /**
+         * @param d the batch
+         */
+        @Setup(Level.Trial)
+        public void setUp(Data d) {
+            Batch batch = d.batch;
+            long bytes = (long) batch.b * batch.n * batch.v * batch.dtype.width();
+            workspace = WorkspaceConfiguration.builder().initialSize(bytes + (16L << 20))
+                    .policyAllocation(AllocationPolicy.STRICT).policyLearning(LearningPolicy.NONE)
+                    .policySpill(SpillPolicy.REALLOCATE).build();
         }
     }
 
@@ -270,6 +293,24 @@ public class LossBenchmark {
     @Benchmark
     public LossResult fusedForwardGradientReused(Data d, GradientBuffer g) {
         return d.fused.computeWithGradient(d.batch.logits, d.batch.inputIds, d.batch.mask, g.gradient);
+    }
+
+    /**
+     * {@code computeWithGradient} (a new gradient array) inside an ND4J workspace allocated once: the new
+     * array is placed in the workspace, whose memory every call reuses (no fresh pages). Returns the loss
+     * and one gradient element: the gradient lives in the workspace, valid only while it is open.
+     *
+     * @param d the batch
+     * @param gw the workspace
+     * @return the loss and the gradient's first element
+     */
+    @Benchmark
+    @SuppressWarnings("try") // the workspace is used through its activation, not by name
+    public double[] fusedForwardGradientWorkspace(Data d, GradientWorkspace gw) {
+        try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(gw.workspace, "fused")) {
+            LossResult r = d.fused.computeWithGradient(d.batch.logits, d.batch.inputIds, d.batch.mask);
+            return new double[] {r.loss(), r.gradient().getDouble(0, 0, 0)};
+        }
     }
 
     /**

@@ -82,6 +82,13 @@ class LossBenchmarkTest {
             LossResult reused = lb.fusedForwardGradientReused(d, gb);
             assertEquals(want, reused.loss(), 0.0);
             assertEquals(0.0, reused.gradient().sub(g).amaxNumber().doubleValue(), 0.0, "same gradient, reused array");
+            LossBenchmark.GradientWorkspace gw = new LossBenchmark.GradientWorkspace();
+            gw.setUp(d);
+            for (int call = 0; call < 2; call++) {   // the second call reuses the workspace's memory
+                double[] fw = lb.fusedForwardGradientWorkspace(d, gw);
+                assertEquals(want, fw[0], 0.0, "fused in a workspace");
+                assertEquals(g.getDouble(0, 0, 0), fw[1], 0.0, "fused gradient in a workspace");
+            }
             double[] ws = lb.naiveForwardGradientWorkspace(d, nv);
             assertEquals(want, ws[0], tol);
             assertEquals(g.getDouble(0, 0, 0), ws[1], gAbs * gmax + gRel * Math.abs(ws[1]));
