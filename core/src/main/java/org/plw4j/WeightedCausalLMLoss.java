@@ -294,7 +294,10 @@ public final class WeightedCausalLMLoss {
      * (as C-order of that shape) and dtype, allocated as ND4J's {@code Nd4j.createUninitialized} does: in
      * the active ND4J workspace if there is one (then it is valid while that workspace is open, and a loop
      * that opens the same workspace every step reuses its memory instead of touching fresh pages), detached
-     * otherwise. To reuse one buffer without a workspace, pass it as {@code gradientOut}.
+     * otherwise. A detached array of 4 MiB or more is allocated without being zeroed (the kernel writes
+     * every element) and, on Linux x86-64, advised to transparent huge pages before its first write, so its
+     * page faults are taken 2 MiB at a time by the kernel's workers ({@code -Dplw4j.hugepages=false} turns
+     * the advice off). To reuse one buffer without a workspace, pass it as {@code gradientOut}.
      *
      * @param logits as in {@link #compute}
      * @param inputIds as in {@link #compute}
@@ -437,7 +440,7 @@ public final class WeightedCausalLMLoss {
                 .logits(lv.memory, 0, sB, sT, sV).extensions(labelSmoothing, zLoss, softCap);
         INDArray gradient = null;
         if (mode == Mode.GRADIENT) {
-            gradient = gradientOut != null ? gradientOut : Nd4j.createUninitialized(logits.dataType(), shape, 'c');
+            gradient = gradientOut != null ? gradientOut : GradientMemory.allocate(logits.dataType(), shape);
             Nd4jArrays.View gv = Nd4jArrays.view(gradient, "gradient");
             long gB = gv.strides[0];
             long gT = layout == LogitsLayout.NWC ? gv.strides[1] : gv.strides[2];
