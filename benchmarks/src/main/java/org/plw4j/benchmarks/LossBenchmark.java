@@ -103,6 +103,20 @@ public class LossBenchmark {
             readers = Executors.newFixedThreadPool(threads);
         }
 
+        /**
+         * The set-up of the probes' {@code main}: shape and dtype from the first two arguments.
+         *
+         * @param args {@code BxNxV} (default 4x512x32000), then {@code FLOAT} or {@code BFLOAT16} (default FLOAT)
+         * @return the batch, set up
+         */
+        static Data fromArgs(String[] args) {
+            Data d = new Data();
+            d.shape = args.length > 0 ? args[0] : "4x512x32000";
+            d.dtype = args.length > 1 ? args[1] : "FLOAT";
+            d.setUp();
+            return d;
+        }
+
         /** Stops the reader threads. */
         @TearDown(Level.Trial)
         public void tearDown() {

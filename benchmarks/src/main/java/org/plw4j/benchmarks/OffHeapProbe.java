@@ -28,10 +28,7 @@ public final class OffHeapProbe {
      * @throws Exception if a benchmark method fails
      */
     public static void main(String[] args) throws Exception {
-        LossBenchmark.Data d = new LossBenchmark.Data();
-        d.shape = args.length > 0 ? args[0] : "4x512x32000";
-        d.dtype = args.length > 1 ? args[1] : "FLOAT";
-        d.setUp();
+        LossBenchmark.Data d = LossBenchmark.Data.fromArgs(args);
         LossBenchmark.Naive nv = new LossBenchmark.Naive();
         nv.setUp(d);
         LossBenchmark.Sparse sp = new LossBenchmark.Sparse();

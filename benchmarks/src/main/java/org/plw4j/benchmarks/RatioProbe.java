@@ -29,12 +29,9 @@ public final class RatioProbe {
      * @throws Exception if a method fails
      */
     public static void main(String[] args) throws Exception {
-        LossBenchmark.Data d = new LossBenchmark.Data();
-        d.shape = args.length > 0 ? args[0] : "4x512x32000";
-        d.dtype = args.length > 1 ? args[1] : "FLOAT";
+        LossBenchmark.Data d = LossBenchmark.Data.fromArgs(args);
         int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 40;
         int naiveCalls = args.length > 3 ? Integer.parseInt(args[3]) : 3;
-        d.setUp();
         LossBenchmark.Naive nv = new LossBenchmark.Naive();
         nv.setUp(d);
         LossBenchmark lb = new LossBenchmark();
