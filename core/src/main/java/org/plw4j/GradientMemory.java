@@ -64,16 +64,11 @@ final class GradientMemory {
                 ix = DoubleIndexer.create(d);
                 break;
             }
-            case HALF: {
-                ShortPointer s = new ShortPointer(n);
-                p = s;
-                ix = HalfIndexer.create(s);
-                break;
-            }
+            case HALF:
             case BFLOAT16: {
                 ShortPointer s = new ShortPointer(n);
                 p = s;
-                ix = Bfloat16Indexer.create(s);
+                ix = type == DataType.HALF ? HalfIndexer.create(s) : Bfloat16Indexer.create(s);
                 break;
             }
             default:
