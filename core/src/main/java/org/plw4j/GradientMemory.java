@@ -76,16 +76,6 @@ final class GradientMemory {
         }
         HugePages.advise(p.address(), n * type.width());
         DataBuffer buffer = Nd4j.createBuffer(p, type, n, ix);
-        return Nd4j.create(buffer, shape, cStrides(shape), 0, 'c');
-    }
-
-    private static long[] cStrides(long[] shape) {
-        long[] s = new long[shape.length];
-        long acc = 1;
-        for (int k = shape.length - 1; k >= 0; k--) {
-            s[k] = acc;
-            acc *= Math.max(1, shape[k]);
-        }
-        return s;
+        return Nd4j.create(buffer, shape, Nd4j.getStrides(shape, 'c'), 0, 'c');
     }
 }

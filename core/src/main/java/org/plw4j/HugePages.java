@@ -55,7 +55,7 @@ final class HugePages {
      * @return whether advice was given for at least one huge page
      */
     static boolean advise(long address, long length) {
-        if (!AVAILABLE || address <= 0 || length < HUGE_PAGE) {
+        if (!AVAILABLE || address <= 0) {
             return false;
         }
         long start = (address + HUGE_PAGE - 1) & -HUGE_PAGE;
