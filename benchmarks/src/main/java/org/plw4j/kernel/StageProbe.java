@@ -54,7 +54,7 @@ public final class StageProbe {
             Memory mem = Memory.ofBuffer(type, bb);
             short[] s = new short[v];
             float[] f = new float[v];
-            double[] best = new double[5];
+            double[] best = new double[4];
             Arrays.fill(best, Double.MAX_VALUE);
             double sink = 0;
             for (int round = 0; round < rounds; round++) {
