@@ -15,10 +15,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -45,7 +42,6 @@ import org.plw4j.WeightedCausalLMLoss;
 import org.plw4j.dl4j.Dl4jLabels;
 import org.plw4j.dl4j.LossWeightedCausalLM;
 import org.plw4j.dl4j.WeightedCausalLMOutputLayer;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -150,8 +146,7 @@ public final class PlwExperiment implements Callable<Integer> {
      * @param args the command line (see {@code --help})
      */
     public static void main(String[] args) {
-        System.exit(run(new PrintWriter(System.out, true, StandardCharsets.UTF_8),
-                new PrintWriter(System.err, true, StandardCharsets.UTF_8), args));
+        Cli.main(new PlwExperiment(), "", args);
     }
 
     /**
@@ -163,26 +158,7 @@ public final class PlwExperiment implements Callable<Integer> {
      * @return the exit code (0 success, 1 I/O error, 2 bad options)
      */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
-        CommandLine cl = new CommandLine(new PlwExperiment());
-        cl.setOut(out);
-        cl.setErr(err);
-        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            if (ex instanceof IllegalArgumentException) {
-                cmd.getErr().println("error: " + ex.getMessage());
-                cmd.getErr().flush();
-                return 2;
-            }
-            if (ex instanceof IOException) {
-                cmd.getErr().println("error: " + ex.getMessage());
-                cmd.getErr().flush();
-                return 1;
-            }
-            throw ex;
-        });
-        int code = cl.execute(args);
-        out.flush();
-        err.flush();
-        return code;
+        return Cli.run(new PlwExperiment(), "", out, err, args);
     }
 
     /** One evaluation of one run. */
@@ -251,14 +227,9 @@ public final class PlwExperiment implements Callable<Integer> {
 
         long start = System.nanoTime();
         List<List<EpochRecord>> results = new ArrayList<>();
-        ProgressBar bar = noProgress ? null : new ProgressBarBuilder()
-                .setTaskName("training")
-                .setInitialMax((long) plws.length * epochs * batchesPerEpoch)
-                .setUnit(" steps", 1)
-                .setStyle(System.console() != null ? ProgressBarStyle.COLORFUL_UNICODE_BLOCK : ProgressBarStyle.ASCII)
-                .setConsumer(new ConsoleProgressBarConsumer(System.err))
-                .setUpdateIntervalMillis(500)
-                .build();
+        ProgressBar bar = noProgress ? null
+                : Cli.progressBar("training", (long) plws.length * epochs * batchesPerEpoch, 500).setUnit(" steps", 1)
+                        .build();
         ExecutorService pool = Executors.newFixedThreadPool(workers, r -> {
             Thread t = new Thread(r, "plw-run");
             t.setDaemon(true);

@@ -22,13 +22,9 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import org.plw4j.GenerationRatio;
 import org.plw4j.RgSummary;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -136,8 +132,7 @@ public final class RgReport implements Callable<Integer> {
      * @param args the command line (see {@code --help})
      */
     public static void main(String[] args) {
-        System.exit(run(new PrintWriter(System.out, true, StandardCharsets.UTF_8),
-                new PrintWriter(System.err, true, StandardCharsets.UTF_8), args));
+        Cli.main(new RgReport(), "cannot read: ", args);
     }
 
     /**
@@ -149,26 +144,7 @@ public final class RgReport implements Callable<Integer> {
      * @return the exit code (0 success, 1 I/O error, 2 bad options)
      */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
-        CommandLine cl = new CommandLine(new RgReport());
-        cl.setOut(out);
-        cl.setErr(err);
-        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            if (ex instanceof IllegalArgumentException) {
-                cmd.getErr().println("error: " + ex.getMessage());
-                cmd.getErr().flush();
-                return 2;
-            }
-            if (ex instanceof IOException) {
-                cmd.getErr().println("error: cannot read: " + ex.getMessage());
-                cmd.getErr().flush();
-                return 1;
-            }
-            throw ex;
-        });
-        int code = cl.execute(args);
-        out.flush();
-        err.flush();
-        return code;
+        return Cli.run(new RgReport(), "cannot read: ", out, err, args);
     }
 
     @Override
@@ -216,13 +192,8 @@ public final class RgReport implements Callable<Integer> {
         ObjectMapper mapper = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
         long size = Files.size(input);
         InputStream raw = Files.newInputStream(input);
-        InputStream stream = noProgress ? raw : ProgressBar.wrap(raw, new ProgressBarBuilder()
-                .setTaskName("Rg " + input.getFileName())
-                .setInitialMax(size)
+        InputStream stream = noProgress ? raw : ProgressBar.wrap(raw, Cli.progressBar("Rg " + input.getFileName(), size, 250)
                 .setUnit(size >= 64L << 20 ? " MiB" : " KiB", size >= 64L << 20 ? 1L << 20 : 1L << 10)
-                .setStyle(System.console() != null ? ProgressBarStyle.COLORFUL_UNICODE_BLOCK : ProgressBarStyle.ASCII)
-                .setUpdateIntervalMillis(250)
-                .setConsumer(new ConsoleProgressBarConsumer(System.err))
                 .clearDisplayOnFinish());
         try (BufferedReader reader = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8), 1 << 16)) {
             String line;

@@ -80,6 +80,6 @@ class PlwExperimentTest {
         int code = PlwExperiment.run(new PrintWriter(new StringWriter()), new PrintWriter(err),
                 "--tiny", "--plw", "1.5", "--out", tmp.toString());
         assertEquals(2, code);
-        assertTrue(err.toString().contains("--plw values must be in [0, 1], was 1.5"), err.toString());
+        assertTrue(err.toString().startsWith("error: --plw values must be in [0, 1], was 1.5"), err.toString());
     }
 }

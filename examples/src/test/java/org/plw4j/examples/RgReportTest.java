@@ -167,6 +167,8 @@ class RgReportTest {
         Run missing = run(tmp.resolve("absent.jsonl").toString(), "--no-progress");
         assertEquals(1, missing.code());
         assertTrue(missing.err().contains("absent.jsonl"), missing.err());
+        assertTrue(missing.err().startsWith("error: cannot read: "), missing.err());
+        assertTrue(badTemplate.err().startsWith("error: "), badTemplate.err());
         Run usage = run();
         assertEquals(2, usage.code());
     }
