@@ -87,7 +87,7 @@ struct CombineStat {
 // Elements reach a thread in increasing index order. The common case costs one max per element
 // and the exponential: the index of a new maximum is searched only in the rare vectors that hold
 // one, and NaNs are not looked for here at all. A NaN element makes its exponential, hence the sum,
-// NaN (fmaxf ignores it in the max), so the row's first NaN is searched afterwards, by find_nan,
+// NaN (fmaxf ignores it in the max), so the row's first NaN is searched afterwards (first_nan, in xent_row),
 // only in rows whose sum is NaN or whose max is -Inf (where no exponential was taken).
 template <int N>
 __device__ __forceinline__ void fold(RowStat& st, const float* x, int idx0) {
