@@ -17,8 +17,9 @@ import java.util.SplittableRandom;
  *
  * <p>What it shows: the exponential sum alone costs about 1.5 times the read of a bf16 row, so the
  * bf16 forward cannot come within 2.5 times of the read unless reading overlaps computing; it does not
- * here, since the Vector API (JDK 17 and later alike) loads only from heap arrays, into which each row
- * is copied first.
+ * here, since the kernel uses the Vector API's heap-array loads (the only ones alike from JDK 17 to 25),
+ * into which each row is copied first. The native loads (JDK 17 {@code fromByteBuffer}, later
+ * {@code fromMemorySegment}) were measured no faster (benchmarks/RESULTS.md).
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -cp benchmarks.jar org.plw4j.kernel.StageProbe 32000 2048 9}
  * (V, rows, rounds).
