@@ -19,7 +19,7 @@ import org.plw4j.kernel.ReferenceKernel;
  * {@link Normalization#WEIGHTED_MEAN} mode, {@code L = sum(w_t * l_t) / sum(w_t)}; PLW 0 is
  * completion-only training and PLW 1 the plain full-sequence loss. The prompt and completion losses
  * and arg-max accuracies are reported apart, computed in the same pass over the logits
- * (see /shared/SPEC.md for every edge case).
+ * (docs/SPEC.md in the repository states every edge case).
  *
  * <pre>{@code
  * WeightedCausalLMLoss loss = WeightedCausalLMLoss.withDefaults().withPromptLossWeight(0.1);
