@@ -40,9 +40,24 @@ final class TokenPlan {
         this.sequenceWeight = sequenceWeight;
     }
 
-    static TokenPlan build(long[] ids, PromptCompletionMask mask, int b, int n, int v, double plw, boolean shift,
-            int ignoreIndex, Normalization normalization, double globalDenominator, boolean wantGradient,
-            long[] idShape) {
+    /**
+     * @param ids the {@code [B, N]} input ids, row-major
+     * @param mask the roles or explicit weights of the input positions
+     * @param b B
+     * @param n N
+     * @param v V, the bound of valid target ids
+     * @param settings PLW, shift, ignore index, normalisation and global denominator
+     * @param wantGradient whether to compute the per-position gradient scales
+     * @param idShape the shape of the caller's id array, for messages
+     * @return the plan
+     * @throws IllegalArgumentException if a target that carries a role or a weight is outside {@code [0, v)}
+     */
+    static TokenPlan build(long[] ids, PromptCompletionMask mask, int b, int n, int v, LossSettings settings,
+            boolean wantGradient, long[] idShape) {
+        final double plw = settings.promptLossWeight();
+        final boolean shift = settings.shift();
+        final int ignoreIndex = settings.ignoreIndex();
+        final Normalization normalization = settings.normalization();
         byte[] roles = mask.roleCodes();
         double[] explicit = mask.weightValues();
         int size = b * n;
@@ -95,18 +110,11 @@ final class TokenPlan {
         double weightSum = total.value();
         double[] seqW = null;
         int seqCount = 0;
-        double denominator;
-        switch (normalization) {
-            case WEIGHTED_MEAN:
-                denominator = weightSum;
-                break;
-            case SUM:
-                denominator = weightSum == 0.0 ? 0.0 : 1.0;
-                break;
-            case GLOBAL_DENOMINATOR:
-                denominator = globalDenominator;
-                break;
-            case SEQUENCE_MEAN:
+        double denominator = switch (normalization) {
+            case WEIGHTED_MEAN -> weightSum;
+            case SUM -> weightSum == 0.0 ? 0.0 : 1.0;
+            case GLOBAL_DENOMINATOR -> settings.globalDenominator();
+            case SEQUENCE_MEAN -> {
                 seqW = new double[b];
                 for (int row = 0; row < b; row++) {
                     ExactSum sw = new ExactSum();
@@ -118,11 +126,9 @@ final class TokenPlan {
                         seqCount++;
                     }
                 }
-                denominator = seqCount;
-                break;
-            default:
-                throw new IllegalStateException("unknown normalization " + normalization);
-        }
+                yield seqCount;
+            }
+        };
         double[] scale = null;
         if (wantGradient) {
             scale = new double[size];
@@ -133,18 +139,11 @@ final class TokenPlan {
                     if (wi == 0.0 || targets[i] < 0) {
                         continue;
                     }
-                    switch (normalization) {
-                        case WEIGHTED_MEAN:
-                        case GLOBAL_DENOMINATOR:
-                            scale[i] = wi / denominator;
-                            break;
-                        case SUM:
-                            scale[i] = wi;
-                            break;
-                        default: // SEQUENCE_MEAN
-                            scale[i] = wi / (seqW[row] * seqCount);
-                            break;
-                    }
+                    scale[i] = switch (normalization) {
+                        case WEIGHTED_MEAN, GLOBAL_DENOMINATOR -> wi / denominator;
+                        case SUM -> wi;
+                        case SEQUENCE_MEAN -> wi / (seqW[row] * seqCount);
+                    };
                 }
             }
         }
@@ -209,20 +208,12 @@ final class TokenPlan {
         }
         LossSummary summary = new LossSummary(weighted, weight, prompt, completion, pTok, cTok, pOk, cOk, nonFinite,
                 weightedTokens);
-        double loss;
         double num = summary.weightedLossSum();
-        switch (normalization) {
-            case WEIGHTED_MEAN:
-            case GLOBAL_DENOMINATOR:
-                loss = denominator == 0.0 ? 0.0 : num / denominator;
-                break;
-            case SUM:
-                loss = num;
-                break;
-            default:
-                loss = sequencesWithWeight == 0 ? 0.0 : seqMeanSum / sequencesWithWeight;
-                break;
-        }
+        double loss = switch (normalization) {
+            case WEIGHTED_MEAN, GLOBAL_DENOMINATOR -> denominator == 0.0 ? 0.0 : num / denominator;
+            case SUM -> num;
+            case SEQUENCE_MEAN -> sequencesWithWeight == 0 ? 0.0 : seqMeanSum / sequencesWithWeight;
+        };
         return new LossResult(loss, normalization, denominator, summary, perToken, batch, length, gradient,
                 kernelName);
     }

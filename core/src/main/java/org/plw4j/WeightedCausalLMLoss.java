@@ -34,33 +34,12 @@ import org.plw4j.kernel.ReferenceKernel;
  * raises {@link IllegalArgumentException} naming the parameter, the rule, the index and the value.
  */
 public final class WeightedCausalLMLoss {
-    private static final WeightedCausalLMLoss DEFAULTS = new WeightedCausalLMLoss(1.0, Normalization.WEIGHTED_MEAN,
-            Double.NaN, LogitsLayout.NWC, true, -100, null, 0.0, 0.0, 0.0);
+    private static final WeightedCausalLMLoss DEFAULTS = new WeightedCausalLMLoss(LossSettings.DEFAULTS);
 
-    private final double promptLossWeight;
-    private final Normalization normalization;
-    private final double globalDenominator;
-    private final LogitsLayout layout;
-    private final boolean shift;
-    private final int ignoreIndex;
-    private final LossKernel kernel; // null: Backends.selected() at call time
-    private final double labelSmoothing;
-    private final double zLoss;
-    private final double softCap;
+    private final LossSettings settings;
 
-    private WeightedCausalLMLoss(double plw, Normalization normalization, double globalDenominator,
-            LogitsLayout layout, boolean shift, int ignoreIndex, LossKernel kernel, double labelSmoothing,
-            double zLoss, double softCap) {
-        this.labelSmoothing = labelSmoothing;
-        this.zLoss = zLoss;
-        this.softCap = softCap;
-        this.promptLossWeight = plw;
-        this.normalization = normalization;
-        this.globalDenominator = globalDenominator;
-        this.layout = layout;
-        this.shift = shift;
-        this.ignoreIndex = ignoreIndex;
-        this.kernel = kernel;
+    private WeightedCausalLMLoss(LossSettings settings) {
+        this.settings = settings;
     }
 
     /**
@@ -81,7 +60,7 @@ public final class WeightedCausalLMLoss {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "promptLossWeight must be a finite number in [0, 1], was %s", plw));
         }
-        return new WeightedCausalLMLoss(plw, normalization, globalDenominator, layout, shift, ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
+        return new WeightedCausalLMLoss(settings.withPromptLossWeight(plw));
     }
 
     /**
@@ -94,13 +73,13 @@ public final class WeightedCausalLMLoss {
             throw new IllegalArgumentException("normalization must not be null");
         }
         if (mode == Normalization.GLOBAL_DENOMINATOR) {
-            if (normalization == Normalization.GLOBAL_DENOMINATOR) {
+            if (settings.normalization() == Normalization.GLOBAL_DENOMINATOR) {
                 return this;
             }
             throw new IllegalArgumentException(
                     "normalization GLOBAL_DENOMINATOR needs its value: use withGlobalDenominator(d) with d > 0");
         }
-        return new WeightedCausalLMLoss(promptLossWeight, mode, Double.NaN, layout, shift, ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
+        return new WeightedCausalLMLoss(settings.withNormalization(mode));
     }
 
     /**
@@ -118,8 +97,7 @@ public final class WeightedCausalLMLoss {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "globalDenominator must be finite and > 0, was %s", d));
         }
-        return new WeightedCausalLMLoss(promptLossWeight, Normalization.GLOBAL_DENOMINATOR, d, layout, shift,
-                ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
+        return new WeightedCausalLMLoss(settings.withGlobalDenominator(d));
     }
 
     /**
@@ -131,8 +109,7 @@ public final class WeightedCausalLMLoss {
         if (layout == null) {
             throw new IllegalArgumentException("layout must not be null");
         }
-        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
-                ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
+        return new WeightedCausalLMLoss(settings.withLayout(layout));
     }
 
     /**
@@ -141,8 +118,7 @@ public final class WeightedCausalLMLoss {
      * @return a copy with that shift
      */
     public WeightedCausalLMLoss withShift(boolean shift) {
-        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
-                ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
+        return new WeightedCausalLMLoss(settings.withShift(shift));
     }
 
     /**
@@ -150,8 +126,7 @@ public final class WeightedCausalLMLoss {
      * @return a copy with that ignore index
      */
     public WeightedCausalLMLoss withIgnoreIndex(int ignoreIndex) {
-        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
-                ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
+        return new WeightedCausalLMLoss(settings.withIgnoreIndex(ignoreIndex));
     }
 
     /**
@@ -160,8 +135,7 @@ public final class WeightedCausalLMLoss {
      * @return a copy using that kernel
      */
     public WeightedCausalLMLoss withKernel(LossKernel kernel) {
-        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
-                ignoreIndex, kernel, labelSmoothing, zLoss, softCap);
+        return new WeightedCausalLMLoss(settings.withKernel(kernel));
     }
 
     /**
@@ -185,8 +159,7 @@ public final class WeightedCausalLMLoss {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "labelSmoothing must be in [0, 1), was %s", eps));
         }
-        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
-                ignoreIndex, kernel, eps, zLoss, softCap);
+        return new WeightedCausalLMLoss(settings.withExtensions(settings.extensions().withLabelSmoothing(eps)));
     }
 
     /**
@@ -201,8 +174,7 @@ public final class WeightedCausalLMLoss {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "zLoss must be finite and >= 0, was %s", lambda));
         }
-        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
-                ignoreIndex, kernel, labelSmoothing, lambda, softCap);
+        return new WeightedCausalLMLoss(settings.withExtensions(settings.extensions().withZLoss(lambda)));
     }
 
     /**
@@ -218,58 +190,62 @@ public final class WeightedCausalLMLoss {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "logitSoftCap must be finite and > 0 (or 0 for off), was %s", c));
         }
-        return new WeightedCausalLMLoss(promptLossWeight, normalization, globalDenominator, layout, shift,
-                ignoreIndex, kernel, labelSmoothing, zLoss, c);
+        return new WeightedCausalLMLoss(settings.withExtensions(settings.extensions().withSoftCap(c)));
     }
 
     /** @return the label smoothing epsilon, 0 when off */
     public double labelSmoothing() {
-        return labelSmoothing;
+        return settings.extensions().labelSmoothing();
     }
 
     /** @return the z-loss coefficient, 0 when off */
     public double zLoss() {
-        return zLoss;
+        return settings.extensions().zLoss();
     }
 
     /** @return the logit soft-cap, 0 when off */
     public double logitSoftCap() {
-        return softCap;
+        return settings.extensions().softCap();
     }
 
     /** @return the prompt loss weight */
     public double promptLossWeight() {
-        return promptLossWeight;
+        return settings.promptLossWeight();
     }
 
     /** @return the normalisation */
     public Normalization normalization() {
-        return normalization;
+        return settings.normalization();
     }
 
     /** @return the global denominator, NaN unless the mode is GLOBAL_DENOMINATOR */
     public double globalDenominator() {
-        return globalDenominator;
+        return settings.globalDenominator();
     }
 
     /** @return the logits layout */
     public LogitsLayout layout() {
-        return layout;
+        return settings.layout();
     }
 
     /** @return whether targets are shifted by one */
     public boolean shift() {
-        return shift;
+        return settings.shift();
     }
 
     /** @return the ignore index */
     public int ignoreIndex() {
-        return ignoreIndex;
+        return settings.ignoreIndex();
+    }
+
+    /** @return the whole configuration, for the package's other entry points */
+    LossSettings settings() {
+        return settings;
     }
 
     /** @return the kernel in use: the one given, or the one {@code plw4j.backend} selects */
     public LossKernel kernel() {
-        return kernel != null ? kernel : Backends.selected();
+        return settings.resolvedKernel();
     }
 
     /**
@@ -366,6 +342,7 @@ public final class WeightedCausalLMLoss {
 
     private LossResult run(INDArray logits, INDArray inputIds, PromptCompletionMask mask, Mode mode,
             INDArray gradientOut) {
+        final LogitsLayout layout = settings.layout();
         if (logits == null) {
             throw new IllegalArgumentException("logits must not be null");
         }
@@ -424,12 +401,10 @@ public final class WeightedCausalLMLoss {
         final int n = (int) nL;
         final int v = (int) vL;
         long[] ids = Nd4jArrays.integral(inputIds, "inputIds");
-        TokenPlan plan = TokenPlan.build(ids, mask, b, n, v, promptLossWeight, shift, ignoreIndex, normalization,
-                globalDenominator, mode != Mode.FORWARD, inputIds.shape());
+        TokenPlan plan = TokenPlan.build(ids, mask, b, n, v, settings, mode != Mode.FORWARD, inputIds.shape());
 
         LossKernel k = kernel();
-        boolean extensions = labelSmoothing != 0.0 || zLoss != 0.0 || softCap != 0.0;
-        if (extensions && !k.supportsExtensions()) {
+        if (settings.extensions().any() && !k.supportsExtensions()) {
             k = ReferenceKernel.INSTANCE; // correct everywhere; fast kernels opt in
         }
         Nd4jArrays.View lv = Nd4jArrays.view(logits, "logits");
@@ -437,7 +412,7 @@ public final class WeightedCausalLMLoss {
         long sT = layout == LogitsLayout.NWC ? lv.strides[1] : lv.strides[2];
         long sV = layout == LogitsLayout.NWC ? lv.strides[2] : lv.strides[1];
         LossProblem.Builder pb = LossProblem.builder().shape(b, n, v).targets(plan.targets)
-                .logits(lv.memory, 0, sB, sT, sV).extensions(labelSmoothing, zLoss, softCap);
+                .logits(lv.memory, 0, sB, sT, sV).extensions(settings.extensions());
         INDArray gradient = null;
         if (mode == Mode.GRADIENT) {
             gradient = gradientOut != null ? gradientOut : GradientMemory.allocate(logits.dataType(), shape);
@@ -464,29 +439,16 @@ public final class WeightedCausalLMLoss {
 
     @Override
     public boolean equals(Object o) {
-        if (!(o instanceof WeightedCausalLMLoss)) {
-            return false;
-        }
-        WeightedCausalLMLoss x = (WeightedCausalLMLoss) o;
-        return Double.compare(promptLossWeight, x.promptLossWeight) == 0 && normalization == x.normalization
-                && Double.compare(globalDenominator, x.globalDenominator) == 0 && layout == x.layout
-                && shift == x.shift && ignoreIndex == x.ignoreIndex && Objects.equals(kernel, x.kernel)
-                && Double.compare(labelSmoothing, x.labelSmoothing) == 0 && Double.compare(zLoss, x.zLoss) == 0
-                && Double.compare(softCap, x.softCap) == 0;
+        return o instanceof WeightedCausalLMLoss other && settings.equals(other.settings);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(promptLossWeight, normalization, globalDenominator, layout, shift, ignoreIndex, kernel,
-                labelSmoothing, zLoss, softCap);
+        return settings.hashCode();
     }
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT,
-                "WeightedCausalLMLoss[plw=%s, normalization=%s%s, layout=%s, shift=%s, ignoreIndex=%d, kernel=%s]",
-                promptLossWeight, normalization,
-                normalization == Normalization.GLOBAL_DENOMINATOR ? "(" + globalDenominator + ")" : "", layout, shift,
-                ignoreIndex, kernel == null ? System.getProperty(Backends.PROPERTY, "auto") : kernel.name());
+        return settings.toString();
     }
 }

@@ -34,9 +34,7 @@ public final class LossProblem {
     private final long gStrideB;
     private final long gStrideT;
     private final long gStrideV;
-    private final double labelSmoothing;
-    private final double zLoss;
-    private final double softCap;
+    private final LossExtensions extensions;
 
     private LossProblem(Builder b) {
         this.batch = b.batch;
@@ -54,9 +52,7 @@ public final class LossProblem {
         this.gStrideB = b.gStrideB;
         this.gStrideT = b.gStrideT;
         this.gStrideV = b.gStrideV;
-        this.labelSmoothing = b.labelSmoothing;
-        this.zLoss = b.zLoss;
-        this.softCap = b.softCap;
+        this.extensions = b.extensions;
         if (targets.length != (long) batch * seqLen) {
             throw new IllegalArgumentException("targets.length must be batch*seqLen = " + (long) batch * seqLen
                     + ", was " + targets.length);
@@ -177,17 +173,17 @@ public final class LossProblem {
 
     /** @return label smoothing epsilon (SPEC section 7), 0 when off */
     public double labelSmoothing() {
-        return labelSmoothing;
+        return extensions.labelSmoothing();
     }
 
     /** @return z-loss coefficient lambda (SPEC section 7), 0 when off */
     public double zLoss() {
-        return zLoss;
+        return extensions.zLoss();
     }
 
     /** @return logit soft-capping value c (SPEC section 7), 0 when off */
     public double softCap() {
-        return softCap;
+        return extensions.softCap();
     }
 
     /**
@@ -195,7 +191,12 @@ public final class LossProblem {
      *         {@linkplain LossKernel#supportsExtensions() support} them must not be given such a problem
      */
     public boolean hasExtensions() {
-        return labelSmoothing != 0.0 || zLoss != 0.0 || softCap != 0.0;
+        return extensions.any();
+    }
+
+    /** @return the extensions of SPEC section 7 ({@link LossExtensions#NONE} when off) */
+    public LossExtensions extensions() {
+        return extensions;
     }
 
     /** @return a new builder */
@@ -220,17 +221,24 @@ public final class LossProblem {
         private long gStrideB;
         private long gStrideT;
         private long gStrideV;
-        private double labelSmoothing;
-        private double zLoss;
-        private double softCap;
+        private LossExtensions extensions = LossExtensions.NONE;
 
         private Builder() {
         }
 
         /**
-         * Optional extensions of SPEC section 7 (0 = off): the token loss becomes
-         * {@code (1-eps)(lse - z[y]) + eps(lse - mean_v z) + lambda * lse^2} on logits
-         * {@code z <- c * tanh(z / c)}.
+         * Optional extensions of SPEC section 7 (0 = off), as one value.
+         *
+         * @param extensions label smoothing, z-loss and soft-cap ({@link LossExtensions#NONE} for none)
+         * @return this
+         */
+        public Builder extensions(LossExtensions extensions) {
+            this.extensions = Objects.requireNonNull(extensions, "extensions");
+            return this;
+        }
+
+        /**
+         * As {@link #extensions(LossExtensions)} with the three values.
          *
          * @param labelSmoothing eps in [0, 1)
          * @param zLoss lambda &gt;= 0
@@ -238,10 +246,7 @@ public final class LossProblem {
          * @return this
          */
         public Builder extensions(double labelSmoothing, double zLoss, double softCap) {
-            this.labelSmoothing = labelSmoothing;
-            this.zLoss = zLoss;
-            this.softCap = softCap;
-            return this;
+            return extensions(new LossExtensions(labelSmoothing, zLoss, softCap));
         }
 
         /**

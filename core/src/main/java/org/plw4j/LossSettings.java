@@ -1,0 +1,84 @@
+package org.plw4j;
+
+import java.util.Locale;
+import org.plw4j.kernel.Backends;
+import org.plw4j.kernel.LossExtensions;
+import org.plw4j.kernel.LossKernel;
+
+/**
+ * The whole configuration of a {@link WeightedCausalLMLoss}, as one immutable value: the loss's
+ * {@code equals}, {@code hashCode} and {@code toString} are this record's, and it is handed whole to
+ * {@link TokenPlan} and (its extensions) to the kernel problem. Values are validated by the loss's
+ * {@code withX} methods before they get here.
+ *
+ * @param promptLossWeight the weight of prompt tokens, in {@code [0, 1]}
+ * @param normalization the reduction mode
+ * @param globalDenominator the caller's denominator in GLOBAL_DENOMINATOR mode, NaN otherwise
+ * @param layout the logits layout
+ * @param shift whether logits at {@code t} predict token {@code t+1}
+ * @param ignoreIndex a target id equal to it is ignored
+ * @param kernel the kernel, or null for the one {@code plw4j.backend} selects at call time
+ * @param extensions label smoothing, z-loss and soft-cap (SPEC section 7)
+ */
+record LossSettings(double promptLossWeight, Normalization normalization, double globalDenominator,
+        LogitsLayout layout, boolean shift, int ignoreIndex, LossKernel kernel, LossExtensions extensions) {
+
+    /** PLW 1, WEIGHTED_MEAN, NWC, shift on, ignore index -100, the selected backend, no extension. */
+    static final LossSettings DEFAULTS = new LossSettings(1.0, Normalization.WEIGHTED_MEAN, Double.NaN,
+            LogitsLayout.NWC, true, -100, null, LossExtensions.NONE);
+
+    LossSettings withPromptLossWeight(double plw) {
+        return new LossSettings(plw, normalization, globalDenominator, layout, shift, ignoreIndex, kernel, extensions);
+    }
+
+    /** A mode without a value of its own: the global denominator is cleared to NaN. */
+    LossSettings withNormalization(Normalization mode) {
+        return new LossSettings(promptLossWeight, mode, Double.NaN, layout, shift, ignoreIndex, kernel, extensions);
+    }
+
+    LossSettings withGlobalDenominator(double d) {
+        return new LossSettings(promptLossWeight, Normalization.GLOBAL_DENOMINATOR, d, layout, shift, ignoreIndex,
+                kernel, extensions);
+    }
+
+    LossSettings withLayout(LogitsLayout l) {
+        return new LossSettings(promptLossWeight, normalization, globalDenominator, l, shift, ignoreIndex, kernel,
+                extensions);
+    }
+
+    LossSettings withShift(boolean s) {
+        return new LossSettings(promptLossWeight, normalization, globalDenominator, layout, s, ignoreIndex, kernel,
+                extensions);
+    }
+
+    LossSettings withIgnoreIndex(int index) {
+        return new LossSettings(promptLossWeight, normalization, globalDenominator, layout, shift, index, kernel,
+                extensions);
+    }
+
+    LossSettings withKernel(LossKernel k) {
+        return new LossSettings(promptLossWeight, normalization, globalDenominator, layout, shift, ignoreIndex, k,
+                extensions);
+    }
+
+    LossSettings withExtensions(LossExtensions e) {
+        return new LossSettings(promptLossWeight, normalization, globalDenominator, layout, shift, ignoreIndex, kernel,
+                e);
+    }
+
+    /** @return the kernel given, or the one {@code plw4j.backend} selects now */
+    LossKernel resolvedKernel() {
+        return kernel != null ? kernel : Backends.selected();
+    }
+
+    @Override
+    public String toString() {
+        return String.format(Locale.ROOT,
+                "WeightedCausalLMLoss[plw=%s, normalization=%s%s, layout=%s, shift=%s, ignoreIndex=%d, kernel=%s,"
+                        + " labelSmoothing=%s, zLoss=%s, logitSoftCap=%s]",
+                promptLossWeight, normalization,
+                normalization == Normalization.GLOBAL_DENOMINATOR ? "(" + globalDenominator + ")" : "", layout, shift,
+                ignoreIndex, kernel == null ? System.getProperty(Backends.PROPERTY, "auto") : kernel.name(),
+                extensions.labelSmoothing(), extensions.zLoss(), extensions.softCap());
+    }
+}
