@@ -19,7 +19,7 @@ import org.plw4j.Padding;
 import org.plw4j.PromptCompletionMask;
 
 /**
- * The proposed README DL4J snippet with {@link WeightedCausalLMOutputLayer} and DL4J's default
+ * The README's DL4J snippet with {@link WeightedCausalLMOutputLayer} and DL4J's default
  * {@code miniBatch(true)} runs, and its score is plw4j's weighted mean of the same batch computed the Hugging
  * Face way (shift on, [B, N, V] logits whose last position has no target): the network's output (FLOAT,
  * identity activation) padded with one unused position. Tolerance 1e-6 relative (float logits, double

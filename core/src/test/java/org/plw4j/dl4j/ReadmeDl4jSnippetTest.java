@@ -18,7 +18,7 @@ import org.plw4j.Padding;
 import org.plw4j.PromptCompletionMask;
 
 /**
- * The loss-only route the README's DL4J section mentions ({@link LossWeightedCausalLM} in a plain
+ * The loss-only route of docs/dl4j.md ({@link LossWeightedCausalLM} in a plain
  * {@code RnnOutputLayer} with {@code .miniBatch(false)}; the README's snippet itself uses
  * {@link WeightedCausalLMOutputLayer}, see {@link ReadmeDl4jLayerSnippetTest}) runs, and its score is plw4j's weighted mean of the same batch computed the
  * Hugging Face way (shift on, [B, N, V] logits whose last position has no target): the network's output
