@@ -113,6 +113,15 @@ final class TokenPlan {
         double denominator = switch (normalization) {
             case WEIGHTED_MEAN -> weightSum;
             case SUM -> weightSum == 0.0 ? 0.0 : 1.0;
+            case NONZERO_COUNT -> {
+                long count = 0;
+                for (int i = 0; i < size; i++) {
+                    if (w[i] > 0.0) {
+                        count++;
+                    }
+                }
+                yield count;
+            }
             case GLOBAL_DENOMINATOR -> settings.globalDenominator();
             case SEQUENCE_MEAN -> {
                 seqW = new double[b];
@@ -140,7 +149,7 @@ final class TokenPlan {
                         continue;
                     }
                     scale[i] = switch (normalization) {
-                        case WEIGHTED_MEAN, GLOBAL_DENOMINATOR -> wi / denominator;
+                        case WEIGHTED_MEAN, GLOBAL_DENOMINATOR, NONZERO_COUNT -> wi / denominator;
                         case SUM -> wi;
                         case SEQUENCE_MEAN -> wi / (seqW[row] * seqCount);
                     };
@@ -210,7 +219,7 @@ final class TokenPlan {
                 weightedTokens);
         double num = summary.weightedLossSum();
         double loss = switch (normalization) {
-            case WEIGHTED_MEAN, GLOBAL_DENOMINATOR -> denominator == 0.0 ? 0.0 : num / denominator;
+            case WEIGHTED_MEAN, GLOBAL_DENOMINATOR, NONZERO_COUNT -> denominator == 0.0 ? 0.0 : num / denominator;
             case SUM -> num;
             case SEQUENCE_MEAN -> sequencesWithWeight == 0 ? 0.0 : seqMeanSum / sequencesWithWeight;
         };

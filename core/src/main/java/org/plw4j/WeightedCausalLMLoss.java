@@ -64,7 +64,8 @@ public final class WeightedCausalLMLoss {
     }
 
     /**
-     * @param mode WEIGHTED_MEAN, SUM or SEQUENCE_MEAN; for GLOBAL_DENOMINATOR use {@link #withGlobalDenominator}
+     * @param mode WEIGHTED_MEAN, SUM, SEQUENCE_MEAN or NONZERO_COUNT; for GLOBAL_DENOMINATOR use
+     *             {@link #withGlobalDenominator}
      * @return a copy with that normalisation
      * @throws IllegalArgumentException if {@code mode} is null, or GLOBAL_DENOMINATOR (it needs its value)
      */

@@ -49,7 +49,7 @@ class LossContractTest {
         DataType dt = dts[seed % 4];
         boolean ncw = (seed / 4) % 2 == 1;
         TestData.ViewKind kind = TestData.ViewKind.values()[(seed / 8) % 4];
-        Normalization mode = Normalization.values()[(seed / 32) % 4];
+        Normalization mode = Normalization.values()[(seed / 32) % Normalization.values().length];
         boolean shift = rnd.nextInt(4) != 0;
         boolean explicit = seed % 5 == 3;
         boolean withRolesToo = explicit && rnd.nextBoolean();

@@ -125,6 +125,20 @@ final class Oracle {
                     }
                 }
                 break;
+            case NONZERO_COUNT:
+                int count = 0;
+                for (int r = 0; r < b; r++) {
+                    for (int t = 0; t < n; t++) {
+                        count += w[r][t] > 0 ? 1 : 0;
+                    }
+                }
+                o.loss = count == 0 ? 0 : o.weightedLossSum / count;
+                for (int r = 0; r < b; r++) {
+                    for (int t = 0; t < n; t++) {
+                        scale[r][t] = count == 0 ? 0 : w[r][t] / count;
+                    }
+                }
+                break;
             case GLOBAL_DENOMINATOR:
                 o.loss = o.weightedLossSum / globalD;
                 for (int r = 0; r < b; r++) {

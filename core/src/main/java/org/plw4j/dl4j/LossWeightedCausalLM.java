@@ -28,8 +28,8 @@ import org.plw4j.WeightedCausalLMLoss;
  * by default) is ignored whatever its role; the id of an ignored target may be any value.
  * {@link Dl4jLabels#nextToken} builds these labels from token ids and a {@link org.plw4j.PromptCompletionMask}.
  *
- * <p><b>Loss.</b> {@link #computeScore} returns plw4j's {@code WEIGHTED_MEAN} over all the tokens it is
- * given, {@code L = sum(w * l) / sum(w)} with {@code l = logsumexp(z) - z[y]}, {@code w} = 1 for completion,
+ * <p><b>Loss.</b> {@link #computeScore} returns plw4j's {@code WEIGHTED_MEAN} (the default; or the
+ * {@linkplain #normalization() normalisation} given) over all the tokens it is given, {@code L = sum(w * l) / sum(w)} with {@code l = logsumexp(z) - z[y]}, {@code w} = 1 for completion,
  * PLW for prompt, 0 for ignored targets (0 with a zero gradient when every target is ignored), computed by
  * {@link WeightedCausalLMLoss} on the pre-output in place (no copy of the logits; the only
  * {@code [mb*T, V]} array created is the gradient that DL4J asks for). The {@code average} flag is ignored:
@@ -84,7 +84,8 @@ import org.plw4j.WeightedCausalLMLoss;
  * }</pre>
  *
  * <p>Immutable and thread-safe; serialised in the network's JSON as
- * {@code {"@class": "org.plw4j.dl4j.LossWeightedCausalLM", "ignoreIndex": -100, "promptLossWeight": 0.1}}.
+ * {@code {"@class": "org.plw4j.dl4j.LossWeightedCausalLM", "ignoreIndex": -100, "normalization": "WEIGHTED_MEAN",
+ * "promptLossWeight": 0.1}} (a JSON without {@code normalization} reads as WEIGHTED_MEAN).
  */
 public final class LossWeightedCausalLM implements ILossFunction {
     private static final long serialVersionUID = 1L;
@@ -100,6 +101,7 @@ public final class LossWeightedCausalLM implements ILossFunction {
 
     private final double promptLossWeight;
     private final int ignoreIndex;
+    private final Normalization normalization;
 
     /** The plain full-sequence loss: PLW {@value #DEFAULT_PROMPT_LOSS_WEIGHT}, ignore index -100. */
     public LossWeightedCausalLM() {
@@ -120,25 +122,57 @@ public final class LossWeightedCausalLM implements ILossFunction {
      * @throws IllegalArgumentException if {@code promptLossWeight} is NaN or outside {@code [0, 1]}
      */
     public LossWeightedCausalLM(double promptLossWeight, int ignoreIndex) {
+        this(promptLossWeight, ignoreIndex, Normalization.WEIGHTED_MEAN);
+    }
+
+    /**
+     * @param promptLossWeight the weight of prompt tokens in {@code [0, 1]}
+     * @param ignoreIndex a target id equal to it is ignored whatever its role
+     * @param normalization {@link Normalization#WEIGHTED_MEAN} ({@code sum(w*l) / sum(w)}, the default),
+     *        {@link Normalization#NONZERO_COUNT} ({@code sum(w*l) / #{w > 0}}) or {@link Normalization#SUM};
+     *        the others need what DL4J's flattened {@code [mb*T, ...]} arrays do not carry (the sequences, or
+     *        a caller's denominator)
+     * @throws IllegalArgumentException if {@code promptLossWeight} is NaN or outside {@code [0, 1]}, or
+     *         {@code normalization} is null, SEQUENCE_MEAN or GLOBAL_DENOMINATOR
+     */
+    public LossWeightedCausalLM(double promptLossWeight, int ignoreIndex, Normalization normalization) {
         if (!(promptLossWeight >= 0 && promptLossWeight <= 1)) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "promptLossWeight must be in [0, 1], was %s", promptLossWeight));
         }
+        if (normalization == null || normalization == Normalization.SEQUENCE_MEAN
+                || normalization == Normalization.GLOBAL_DENOMINATOR) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "normalization must be WEIGHTED_MEAN, NONZERO_COUNT or SUM for the DL4J loss, was %s",
+                    normalization));
+        }
         this.promptLossWeight = promptLossWeight + 0.0; // -0.0 -> 0.0, for equals
         this.ignoreIndex = ignoreIndex;
+        this.normalization = normalization;
     }
 
     /** Jackson: an absent property takes its default (never Java's 0 for a missing primitive). */
     @JsonCreator
     static LossWeightedCausalLM fromJson(@JsonProperty("promptLossWeight") Double promptLossWeight,
-            @JsonProperty("ignoreIndex") Integer ignoreIndex) {
+            @JsonProperty("ignoreIndex") Integer ignoreIndex, @JsonProperty("normalization") Normalization normalization) {
         return new LossWeightedCausalLM(promptLossWeight == null ? DEFAULT_PROMPT_LOSS_WEIGHT : promptLossWeight,
-                ignoreIndex == null ? DEFAULT_IGNORE_INDEX : ignoreIndex);
+                ignoreIndex == null ? DEFAULT_IGNORE_INDEX : ignoreIndex,
+                normalization == null ? Normalization.WEIGHTED_MEAN : normalization);
     }
 
-    /** Java serialisation: re-validate through the constructor. */
+    /** Java serialisation: re-validate through the constructor (a stream from before the field: the default). */
     private Object readResolve() {
-        return new LossWeightedCausalLM(promptLossWeight, ignoreIndex);
+        return new LossWeightedCausalLM(promptLossWeight, ignoreIndex,
+                normalization == null ? Normalization.WEIGHTED_MEAN : normalization);
+    }
+
+    /**
+     * @param plw the weight of prompt tokens in {@code [0, 1]}
+     * @return a copy with that PLW, the same ignore index and normalisation
+     * @throws IllegalArgumentException if {@code plw} is NaN or outside {@code [0, 1]}
+     */
+    public LossWeightedCausalLM withPromptLossWeight(double plw) {
+        return new LossWeightedCausalLM(plw, ignoreIndex, normalization);
     }
 
     /** @return the weight of prompt tokens */
@@ -153,11 +187,17 @@ public final class LossWeightedCausalLM implements ILossFunction {
         return ignoreIndex;
     }
 
-    /** @return the ND4J loss this adapter delegates to: WEIGHTED_MEAN, NWC, shift off, this PLW and ignore index */
+    /** @return the normalisation of the score */
+    @JsonProperty("normalization")
+    public Normalization normalization() {
+        return normalization;
+    }
+
+    /** @return the ND4J loss this adapter delegates to: this normalisation, PLW and ignore index, NWC, shift off */
     public WeightedCausalLMLoss asWeightedCausalLMLoss() {
         return WeightedCausalLMLoss.withDefaults().withPromptLossWeight(promptLossWeight)
                 .withIgnoreIndex(ignoreIndex).withShift(false).withLayout(LogitsLayout.NWC)
-                .withNormalization(Normalization.WEIGHTED_MEAN);
+                .withNormalization(normalization);
     }
 
     /**
@@ -182,7 +222,8 @@ public final class LossWeightedCausalLM implements ILossFunction {
      * @param preOutput as in {@link #computeScore}
      * @param activationFn as in {@link #computeScore}
      * @param mask as in {@link #computeScore}
-     * @return {@code [rows, 1]}: each row's share {@code w * l / sum(w)} of the loss (0 for ignored rows)
+     * @return {@code [rows, 1]}: each row's share {@code w * l / d} of the loss, {@code d} the normalisation's
+     *         denominator ({@code sum(w)}, the count of weighted rows, or 1 for SUM); 0 for ignored rows
      * @throws IllegalArgumentException as {@link #computeScore}
      */
     @Override
@@ -190,12 +231,12 @@ public final class LossWeightedCausalLM implements ILossFunction {
         Batch in = Batch.of(labels, preOutput, activationFn, mask, ignoreIndex);
         LossResult r = asWeightedCausalLMLoss().compute(in.logits, in.ids, in.roles);
         double[] perToken = r.perTokenLossArray();
-        double sumW = r.weightSum();
+        double d = r.denominator();
         double[] out = new double[in.rows];
-        if (sumW > 0) {
+        if (d > 0) {
             for (int i = 0; i < in.rows; i++) {
                 double w = weight(in.roleCodes[i]);
-                out[i] = w == 0 ? 0.0 : w * perToken[i] / sumW;
+                out[i] = w == 0 ? 0.0 : w * perToken[i] / d;
             }
         }
         return Nd4j.createFromArray(out).reshape(in.rows, 1).castTo(preOutput.dataType());
@@ -248,20 +289,19 @@ public final class LossWeightedCausalLM implements ILossFunction {
         if (this == o) {
             return true;
         }
-        if (!(o instanceof LossWeightedCausalLM)) {
-            return false;
-        }
-        LossWeightedCausalLM other = (LossWeightedCausalLM) o;
-        return Double.compare(promptLossWeight, other.promptLossWeight) == 0 && ignoreIndex == other.ignoreIndex;
+        return o instanceof LossWeightedCausalLM other
+                && Double.compare(promptLossWeight, other.promptLossWeight) == 0 && ignoreIndex == other.ignoreIndex
+                && normalization == other.normalization;
     }
 
     @Override
     public int hashCode() {
-        return 31 * Double.hashCode(promptLossWeight) + ignoreIndex;
+        return (31 * Double.hashCode(promptLossWeight) + ignoreIndex) * 31 + normalization.hashCode();
     }
 
     @Override
     public String toString() {
-        return "LossWeightedCausalLM(promptLossWeight=" + promptLossWeight + ", ignoreIndex=" + ignoreIndex + ")";
+        return "LossWeightedCausalLM(promptLossWeight=" + promptLossWeight + ", ignoreIndex=" + ignoreIndex
+                + (normalization == Normalization.WEIGHTED_MEAN ? "" : ", normalization=" + normalization) + ")";
     }
 }

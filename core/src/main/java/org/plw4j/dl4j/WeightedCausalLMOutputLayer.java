@@ -240,14 +240,14 @@ public final class WeightedCausalLMOutputLayer extends RnnOutputLayer {
         }
 
         /**
-         * Replaces the loss by one with this PLW and the default ignore index.
+         * Replaces the loss by one with this PLW, keeping its ignore index and normalisation.
          *
          * @param promptLossWeight the weight of prompt tokens in {@code [0, 1]}
          * @return this builder
          * @throws IllegalArgumentException if {@code promptLossWeight} is NaN or outside {@code [0, 1]}
          */
         public Builder promptLossWeight(double promptLossWeight) {
-            return lossFunction(new LossWeightedCausalLM(promptLossWeight));
+            return lossFunction(checkedLoss(lossFn).withPromptLossWeight(promptLossWeight));
         }
 
         /**

@@ -8,6 +8,7 @@ import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 import org.plw4j.LogitsLayout;
+import org.plw4j.Normalization;
 import org.plw4j.TokenRole;
 
 /**
@@ -102,6 +103,40 @@ public final class PlwSameDiff {
      */
     public static SDVariable weightedCausalLMLoss(SameDiff sd, String name, SDVariable logits,
             SDVariable targetIds, SDVariable roles, double promptLossWeight, LogitsLayout layout, int ignoreIndex) {
+        return weightedCausalLMLoss(sd, name, logits, targetIds, roles, promptLossWeight, layout, ignoreIndex,
+                Normalization.WEIGHTED_MEAN);
+    }
+
+    /**
+     * The weighted loss for either layout with a choice of denominator: {@link Normalization#WEIGHTED_MEAN}
+     * ({@code S = sum w}), {@link Normalization#NONZERO_COUNT} ({@code S = #{w > 0}}, as SameDiff's own
+     * {@code MEAN_BY_NONZERO_WEIGHT_COUNT}) or {@link Normalization#SUM} (no division); {@code L = 0} when
+     * {@code S = 0}. The result is marked as a loss variable of {@code sd}.
+     *
+     * @param sd the graph
+     * @param name the loss variable's name, or null for a generated one
+     * @param logits as in {@link #weightedCausalLMLoss(SameDiff, String, SDVariable, SDVariable, SDVariable, double,
+     *        LogitsLayout, int)}
+     * @param targetIds {@code [B, N]} target token ids (any numeric dtype holding integral values)
+     * @param roles {@code [B, N]} role codes 0 IGNORE, 1 PROMPT, 2 COMPLETION (any numeric dtype)
+     * @param promptLossWeight PLW in {@code [0, 1]}
+     * @param layout where the vocabulary axis is
+     * @param ignoreIndex a target id equal to it gets weight 0 whatever its role
+     * @param normalization WEIGHTED_MEAN, NONZERO_COUNT or SUM
+     * @return the scalar loss variable
+     * @throws IllegalArgumentException as the other overloads, or if {@code normalization} is null,
+     *         SEQUENCE_MEAN or GLOBAL_DENOMINATOR
+     * @throws NullPointerException if an argument other than {@code name} and {@code normalization} is null
+     */
+    public static SDVariable weightedCausalLMLoss(SameDiff sd, String name, SDVariable logits,
+            SDVariable targetIds, SDVariable roles, double promptLossWeight, LogitsLayout layout, int ignoreIndex,
+            Normalization normalization) {
+        if (normalization != Normalization.WEIGHTED_MEAN && normalization != Normalization.NONZERO_COUNT
+                && normalization != Normalization.SUM) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "normalization must be WEIGHTED_MEAN, NONZERO_COUNT or SUM in the SameDiff graph, was %s",
+                    normalization));
+        }
         requireNonNull(sd, "sd");
         requireNonNull(logits, "logits");
         requireNonNull(targetIds, "targetIds");
@@ -138,9 +173,16 @@ public final class PlwSameDiff {
         SDVariable oneHot = oneHot(sd, nwc, targetIds, dt);
         SDVariable tokenLoss = logProbs.mul(oneHot).sum(2).neg();
 
-        SDVariable weightSum = weights.sum();
-        SDVariable guard = weightSum.eq(0.0).castTo(dt); // 1 when everything is ignored: 0 / 1 = 0
-        SDVariable loss = tokenLoss.mul(weights).sum().div(weightSum.add(guard));
+        SDVariable weighted = tokenLoss.mul(weights).sum();
+        SDVariable loss;
+        if (normalization == Normalization.SUM) {
+            loss = weighted;
+        } else {
+            SDVariable denominator = normalization == Normalization.WEIGHTED_MEAN ? weights.sum()
+                    : weights.gt(0.0).castTo(dt).sum();
+            SDVariable guard = denominator.eq(0.0).castTo(dt); // 1 when everything is ignored: 0 / 1 = 0
+            loss = weighted.div(denominator.add(guard));
+        }
         if (name != null) {
             loss = sd.updateVariableNameAndReference(loss, name);
         }
