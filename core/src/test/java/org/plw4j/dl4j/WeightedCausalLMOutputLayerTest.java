@@ -29,6 +29,9 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.deeplearning4j.util.ModelSerializer;
+import org.plw4j.Normalization;
+import org.plw4j.LogitsLayout;
+import org.plw4j.PromptCompletionMask;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -188,6 +191,38 @@ class WeightedCausalLMOutputLayerTest {
             assertEquals(expectedCg, cg.score(), 1e-12 * expectedCg, "ComputationGraph training score, " + what);
             assertEquals(expectedCg, cg.scoreExamples(ds, false).sumNumber().doubleValue(), 1e-12 * expectedCg);
         }
+    }
+
+    /**
+     * A layer whose loss uses {@link Normalization#NONZERO_COUNT}: the score is {@code sum(w*l) / #{w > 0}} of the
+     * network's own logits (the ND4J API on {@code net.output}, 1e-12 relative, double), and DL4J's
+     * {@link GradientCheckUtil} (same settings as {@link #gradientCheckMultiLayerNetwork}) passes with the
+     * default miniBatch(true).
+     */
+    @Test
+    void nonzeroCountNormalization() {
+        LossWeightedCausalLM loss = new LossWeightedCausalLM(0.1, LossWeightedCausalLM.DEFAULT_IGNORE_INDEX,
+                Normalization.NONZERO_COUNT);
+        MultiLayerConfiguration conf = base(true, new NoOp(), DataType.DOUBLE).list()
+                .layer(new LSTM.Builder().nIn(N_IN).nOut(HIDDEN).activation(Activation.TANH)
+                        .dataFormat(RNNFormat.NCW).build())
+                .layer(new WeightedCausalLMOutputLayer.Builder(loss).nIn(HIDDEN).nOut(V).dataFormat(RNNFormat.NCW)
+                        .build())
+                .build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        INDArray features = Dl4jNetworkTest.features(MB, T, RNNFormat.NCW, 31);
+        INDArray labels = Dl4jNetworkTest.labels(IDS, ROLES, RNNFormat.NCW);
+        double expected = WeightedCausalLMLoss.withDefaults().withPromptLossWeight(0.1).withShift(false)
+                .withLayout(LogitsLayout.NCW).withNormalization(Normalization.NONZERO_COUNT)
+                .compute(net.output(features), Nd4j.createFromArray(IDS), PromptCompletionMask.ofRoles(ROLES)).loss();
+        assertEquals(expected, net.score(new DataSet(features, labels)), 1e-12 * expected);
+        assertEquals(loss, ((WeightedCausalLMOutputLayer) net.getLayerWiseConfigurations().getConf(1).getLayer())
+                .lossFunction());
+        boolean ok = GradientCheckUtil.checkGradients(new GradientCheckUtil.MLNConfig().net(net).input(features)
+                .labels(labels).epsilon(1e-6).maxRelError(1e-5).minAbsoluteError(1e-8).subset(true)
+                .maxPerParam(MAX_PER_PARAM).print(GradientCheckUtil.PrintMode.FAILURES_ONLY));
+        assertTrue(ok, "DL4J gradient check with NONZERO_COUNT");
     }
 
     /** A FLOAT network: the score is the weighted mean of its float logits to 1e-6 relative. */
