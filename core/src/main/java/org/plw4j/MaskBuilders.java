@@ -1,5 +1,6 @@
 package org.plw4j;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -8,22 +9,31 @@ import java.util.Set;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import static org.plw4j.TokenRole.COMPLETION_CODE;
+import static org.plw4j.TokenRole.IGNORE_CODE;
+import static org.plw4j.TokenRole.PROMPT_CODE;
+
 /**
- * The rules of SPEC section 8, behind the static factories of {@link PromptCompletionMask}. Every
- * builder validates its whole input first and only then allocates and fills the role codes
- * ({@code [B*N]}, row-major, codes of {@link TokenRole}).
+ * The rules of SPEC section 8 and the checks of every mask input, behind the static factories of
+ * {@code PromptCompletionMask} (which depends on this class, never the other way round). Every builder
+ * validates its whole input first and only then allocates and fills the role codes ({@code [B*N]},
+ * row-major, codes of {@link TokenRole}).
  */
 final class MaskBuilders {
-    static final byte IGNORE = 0;
-    static final byte PROMPT = 1;
-    static final byte COMPLETION = 2;
-
     /** How many reported rows a log line lists before it abbreviates. */
     private static final int LOG_ROWS = 20;
 
-    private static final System.Logger LOG = System.getLogger(PromptCompletionMask.class.getName());
-
     private MaskBuilders() {
+    }
+
+    /**
+     * What a builder made: {@code [B*N]} role codes, row-major, and the rows it reports (ascending; for
+     * the response template, the rows in which it was not found).
+     */
+    record Roles(int batch, int length, byte[] codes, int[] reportedRows) {
+        Roles(int batch, int length, byte[] codes) {
+            this(batch, length, codes, new int[0]);
+        }
     }
 
     static IllegalArgumentException iae(String format, Object... args) {
@@ -42,14 +52,65 @@ final class MaskBuilders {
         }
     }
 
+    static void requireRank2(INDArray a, String param) {
+        if (a.rank() != 2) {
+            throw iae("%s must have rank 2 [B, N], had rank %d with shape %s", param, a.rank(), Nd4jArrays.shape(a));
+        }
+    }
+
+    /** Checks that every value is a role code and narrows them to bytes. */
+    private static byte[] roleCodes(long[] values, long[] shape, String param) {
+        byte[] out = new byte[values.length];
+        for (int i = 0; i < values.length; i++) {
+            long c = values[i];
+            if (!TokenRole.isCode(c)) {
+                throw iae("%s must hold role codes %s, element %s was %d",
+                        param, TokenRole.CODES, Nd4jArrays.index(shape, i), c);
+            }
+            out[i] = (byte) c;
+        }
+        return out;
+    }
+
     /** Offset of the first token of a row holding {@code n} tokens. */
     private static int start(Padding side, int maxLength, int n) {
         return side == Padding.LEFT ? maxLength - n : 0;
     }
 
+    // ------------------------------------------------------------------ role codes and explicit weights
+
+    static Roles roles(INDArray roles) {
+        Objects.requireNonNull(roles, "roles");
+        requireRank2(roles, "roles");
+        long[] codes = Nd4jArrays.integral(roles, "roles");
+        return new Roles((int) roles.size(0), (int) roles.size(1), roleCodes(codes, roles.shape(), "roles"));
+    }
+
+    static Roles roles(int[][] roles) {
+        long[] flat = flatten(roles, "roles");
+        int b = roles.length;
+        int n = b == 0 ? 0 : roles[0].length;
+        return new Roles(b, n, roleCodes(flat, new long[] {b, n}, "roles"));
+    }
+
+    /** Reads {@code [B, N]} explicit weights, each finite and {@code >= 0}. */
+    static double[] weights(INDArray weights) {
+        Objects.requireNonNull(weights, "weights");
+        requireRank2(weights, "weights");
+        double[] w = Nd4jArrays.doubles(weights, "weights");
+        long[] shape = weights.shape();
+        for (int i = 0; i < w.length; i++) {
+            double x = w[i];
+            if (!(x >= 0 && x < Double.POSITIVE_INFINITY)) {
+                throw iae("weights must be finite and >= 0, element %s was %s", Nd4jArrays.index(shape, i), x);
+            }
+        }
+        return w;
+    }
+
     // ------------------------------------------------------------------ prompt lengths
 
-    static PromptCompletionMask promptLengths(int[] promptLengths, int[] sequenceLengths, int maxLength,
+    static Roles promptLengths(int[] promptLengths, int[] sequenceLengths, int maxLength,
             Padding side) {
         Objects.requireNonNull(promptLengths, "promptLengths");
         Objects.requireNonNull(sequenceLengths, "sequenceLengths");
@@ -76,25 +137,25 @@ final class MaskBuilders {
         byte[] roles = new byte[Math.multiplyExact(b, maxLength)];
         for (int r = 0; r < b; r++) {
             int base = r * maxLength + start(side, maxLength, sequenceLengths[r]);
-            Arrays.fill(roles, base, base + promptLengths[r], PROMPT);
-            Arrays.fill(roles, base + promptLengths[r], base + sequenceLengths[r], COMPLETION);
+            Arrays.fill(roles, base, base + promptLengths[r], PROMPT_CODE);
+            Arrays.fill(roles, base + promptLengths[r], base + sequenceLengths[r], COMPLETION_CODE);
         }
-        return new PromptCompletionMask(b, maxLength, roles, null, null);
+        return new Roles(b, maxLength, roles);
     }
 
     // ------------------------------------------------------------------ attention mask + prompt lengths
 
     /** Reads a {@code [B, N]} 0/1 mask (BOOL, any integer dtype, or integral floating point). */
     @SuppressWarnings("deprecation") // DataType.INT is the 32-bit integer type ND4J's natives use
-    static long[] binaryMask(INDArray mask, String param) {
-        PromptCompletionMask.requireRank2(mask, param);
+    private static long[] binaryMask(INDArray mask, String param) {
+        requireRank2(mask, param);
         INDArray m = mask.dataType() == DataType.BOOL ? mask.castTo(DataType.INT) : mask;
         long[] v = Nd4jArrays.integral(m, param);
         checkBinary(v, mask.shape(), param);
         return v;
     }
 
-    static void checkBinary(long[] v, long[] shape, String param) {
+    private static void checkBinary(long[] v, long[] shape, String param) {
         for (int i = 0; i < v.length; i++) {
             if (v[i] != 0 && v[i] != 1) {
                 throw iae("%s must hold 0 or 1, element %s was %d", param, Nd4jArrays.index(shape, i), v[i]);
@@ -102,7 +163,7 @@ final class MaskBuilders {
         }
     }
 
-    static long[] flatten(int[][] rows, String param) {
+    private static long[] flatten(int[][] rows, String param) {
         Objects.requireNonNull(rows, param);
         int b = rows.length;
         int n = b == 0 ? 0 : Objects.requireNonNull(rows[0], param + "[0]").length;
@@ -119,7 +180,21 @@ final class MaskBuilders {
         return flat;
     }
 
-    static PromptCompletionMask attention(long[] attention, int b, int n, int[] promptLengths) {
+    static Roles attention(INDArray attentionMask, int[] promptLengths) {
+        Objects.requireNonNull(attentionMask, "attentionMask");
+        long[] att = binaryMask(attentionMask, "attentionMask");
+        return attention(att, (int) attentionMask.size(0), (int) attentionMask.size(1), promptLengths);
+    }
+
+    static Roles attention(int[][] attentionMask, int[] promptLengths) {
+        long[] att = flatten(attentionMask, "attentionMask");
+        int b = attentionMask.length;
+        int n = b == 0 ? 0 : attentionMask[0].length;
+        checkBinary(att, new long[] {b, n}, "attentionMask");
+        return attention(att, b, n, promptLengths);
+    }
+
+    private static Roles attention(long[] attention, int b, int n, int[] promptLengths) {
         Objects.requireNonNull(promptLengths, "promptLengths");
         checkRowCount(b, promptLengths.length, "attentionMask rows", "promptLengths");
         for (int r = 0; r < b; r++) {
@@ -142,23 +217,23 @@ final class MaskBuilders {
             for (int t = 0; t < n; t++) {
                 int i = r * n + t;
                 if (attention[i] != 0) {
-                    roles[i] = seen < promptLengths[r] ? PROMPT : COMPLETION;
+                    roles[i] = seen < promptLengths[r] ? PROMPT_CODE : COMPLETION_CODE;
                     seen++;
                 }
             }
         }
-        return new PromptCompletionMask(b, n, roles, null, null);
+        return new Roles(b, n, roles);
     }
 
     // ------------------------------------------------------------------ Hugging Face labels
 
-    static PromptCompletionMask hfLabels(INDArray labels, INDArray attentionMask, int ignoreIndex) {
+    static Roles hfLabels(INDArray labels, INDArray attentionMask, int ignoreIndex) {
         Objects.requireNonNull(labels, "labels");
-        PromptCompletionMask.requireRank2(labels, "labels");
+        requireRank2(labels, "labels");
         long[] lab = Nd4jArrays.integral(labels, "labels");
         long[] att = null;
         if (attentionMask != null) {
-            PromptCompletionMask.requireRank2(attentionMask, "attentionMask");
+            requireRank2(attentionMask, "attentionMask");
             if (!Arrays.equals(labels.shape(), attentionMask.shape())) {
                 throw iae("labels and attentionMask must have the same shape [B, N], were %s and %s",
                         Nd4jArrays.shape(labels), Nd4jArrays.shape(attentionMask));
@@ -170,21 +245,21 @@ final class MaskBuilders {
         byte[] roles = new byte[lab.length];
         for (int i = 0; i < lab.length; i++) {
             if (att != null && att[i] == 0) {
-                roles[i] = IGNORE;
+                roles[i] = IGNORE_CODE;
             } else {
-                roles[i] = lab[i] == ignoreIndex ? PROMPT : COMPLETION;
+                roles[i] = lab[i] == ignoreIndex ? PROMPT_CODE : COMPLETION_CODE;
             }
         }
-        return new PromptCompletionMask(b, n, roles, null, null);
+        return new Roles(b, n, roles);
     }
 
     // ------------------------------------------------------------------ response / instruction template
 
-    static PromptCompletionMask responseTemplate(INDArray inputIds, INDArray attentionMask, int[] response,
+    static Roles responseTemplate(INDArray inputIds, INDArray attentionMask, int[] response,
             int[] instruction) {
         Objects.requireNonNull(inputIds, "inputIds");
         Objects.requireNonNull(response, "responseTemplate");
-        PromptCompletionMask.requireRank2(inputIds, "inputIds");
+        requireRank2(inputIds, "inputIds");
         if (response.length == 0) {
             throw iae("responseTemplate must hold at least one token id, was empty");
         }
@@ -199,7 +274,7 @@ final class MaskBuilders {
         }
         long[] att = null;
         if (attentionMask != null) {
-            PromptCompletionMask.requireRank2(attentionMask, "attentionMask");
+            requireRank2(attentionMask, "attentionMask");
             if (!Arrays.equals(inputIds.shape(), attentionMask.shape())) {
                 throw iae("inputIds and attentionMask must have the same shape [B, N], were %s and %s",
                         Nd4jArrays.shape(inputIds), Nd4jArrays.shape(attentionMask));
@@ -225,32 +300,25 @@ final class MaskBuilders {
                 int rl = matches(ids, att, base, n, t, response) ? response.length : 0;
                 int il = instruction != null && matches(ids, att, base, n, t, instruction) ? instruction.length : 0;
                 if (rl > 0 && rl >= il) {
-                    Arrays.fill(roles, base + t, base + t + rl, PROMPT);
+                    Arrays.fill(roles, base + t, base + t + rl, PROMPT_CODE);
                     completion = true;
                     found = true;
                     t += rl;
                 } else if (il > 0) {
-                    Arrays.fill(roles, base + t, base + t + il, PROMPT);
+                    Arrays.fill(roles, base + t, base + t + il, PROMPT_CODE);
                     completion = false;
                     t += il;
                 } else {
-                    roles[base + t] = completion ? COMPLETION : PROMPT;
+                    roles[base + t] = completion ? COMPLETION_CODE : PROMPT_CODE;
                     t++;
                 }
             }
             if (!found) {
-                Arrays.fill(roles, base, base + n, IGNORE);
+                Arrays.fill(roles, base, base + n, IGNORE_CODE);
                 missing[nMissing++] = r;
             }
         }
-        int[] reported = Arrays.copyOf(missing, nMissing);
-        if (nMissing > 0) {
-            LOG.log(System.Logger.Level.WARNING, () -> String.format(Locale.ROOT,
-                    "ofResponseTemplate: response template %s not found in %d of %d rows %s; "
-                            + "those rows are all IGNORE (see PromptCompletionMask.reportedRows())",
-                    Arrays.toString(response), reported.length, b, rowList(reported)));
-        }
-        return new PromptCompletionMask(b, n, roles, null, reported);
+        return new Roles(b, n, roles, Arrays.copyOf(missing, nMissing));
     }
 
     private static boolean matches(long[] ids, long[] att, int base, int n, int t, int[] tpl) {
@@ -275,7 +343,7 @@ final class MaskBuilders {
 
     // ------------------------------------------------------------------ chat role segments
 
-    static PromptCompletionMask roleSegments(List<? extends List<RoleSegment>> rows, int maxLength,
+    static Roles roleSegments(List<? extends List<RoleSegment>> rows, int maxLength,
             Padding side, Set<String> trainedRoles) {
         Objects.requireNonNull(rows, "segments");
         Objects.requireNonNull(side, "side");
@@ -305,15 +373,15 @@ final class MaskBuilders {
         for (int r = 0; r < b; r++) {
             int pos = r * maxLength + start(side, maxLength, total[r]);
             for (RoleSegment seg : rows.get(r)) {
-                byte code = trainedRoles.contains(seg.role()) ? COMPLETION : PROMPT;
+                byte code = trainedRoles.contains(seg.role()) ? COMPLETION_CODE : PROMPT_CODE;
                 Arrays.fill(roles, pos, pos + seg.length(), code);
                 pos += seg.length();
             }
         }
-        return new PromptCompletionMask(b, maxLength, roles, null, null);
+        return new Roles(b, maxLength, roles);
     }
 
-    static PromptCompletionMask roleSegments(String[][] roleNames, int[][] lengths, int maxLength, Padding side,
+    static Roles roleSegments(String[][] roleNames, int[][] lengths, int maxLength, Padding side,
             Set<String> trainedRoles) {
         Objects.requireNonNull(roleNames, "roles");
         Objects.requireNonNull(lengths, "lengths");
@@ -339,7 +407,7 @@ final class MaskBuilders {
                 rows[r][s] = RoleSegment.of(roleNames[r][s], lengths[r][s]);
             }
         }
-        List<List<RoleSegment>> list = new java.util.ArrayList<>(rows.length);
+        List<List<RoleSegment>> list = new ArrayList<>(rows.length);
         for (RoleSegment[] row : rows) {
             list.add(Arrays.asList(row));
         }
@@ -354,13 +422,13 @@ final class MaskBuilders {
      * it is the first token).
      */
     private static void charRow(int[] starts, int[] ends, int count, int c, byte[] out, int[] positions) {
-        byte prev = PROMPT;
+        byte prev = PROMPT_CODE;
         for (int k = 0; k < count; k++) {
             byte role;
             if (starts[k] == ends[k]) {
                 role = prev;
             } else {
-                role = ends[k] <= c ? PROMPT : COMPLETION;
+                role = ends[k] <= c ? PROMPT_CODE : COMPLETION_CODE;
             }
             out[positions[k]] = role;
             prev = role;
@@ -385,7 +453,7 @@ final class MaskBuilders {
         }
     }
 
-    static PromptCompletionMask charOffsets(INDArray offsets, INDArray attentionMask, int[] promptChars) {
+    static Roles charOffsets(INDArray offsets, INDArray attentionMask, int[] promptChars) {
         Objects.requireNonNull(offsets, "offsets");
         Objects.requireNonNull(promptChars, "promptChars");
         if (offsets.rank() != 3 || offsets.size(2) != 2) {
@@ -396,7 +464,7 @@ final class MaskBuilders {
         int n = (int) offsets.size(1);
         long[] att = null;
         if (attentionMask != null) {
-            PromptCompletionMask.requireRank2(attentionMask, "attentionMask");
+            requireRank2(attentionMask, "attentionMask");
             if (attentionMask.size(0) != b || attentionMask.size(1) != n) {
                 throw iae("attentionMask must have shape [B, N] = [%d, %d] to match offsets, had %s",
                         b, n, Nd4jArrays.shape(attentionMask));
@@ -430,10 +498,10 @@ final class MaskBuilders {
             }
             charRow(starts, ends, count, promptChars[r], roles, positions);
         }
-        return new PromptCompletionMask(b, n, roles, null, null);
+        return new Roles(b, n, roles);
     }
 
-    static PromptCompletionMask charOffsets(int[][] tokenStarts, int[][] tokenEnds, int[] promptChars, int maxLength,
+    static Roles charOffsets(int[][] tokenStarts, int[][] tokenEnds, int[] promptChars, int maxLength,
             Padding side) {
         Objects.requireNonNull(tokenStarts, "tokenStarts");
         Objects.requireNonNull(tokenEnds, "tokenEnds");
@@ -470,12 +538,12 @@ final class MaskBuilders {
             }
             charRow(tokenStarts[r], tokenEnds[r], len, promptChars[r], roles, positions);
         }
-        return new PromptCompletionMask(b, maxLength, roles, null, null);
+        return new Roles(b, maxLength, roles);
     }
 
     // ------------------------------------------------------------------ packed rows
 
-    static PromptCompletionMask packed(int[][][] examplesPerRow, int maxLength) {
+    static Roles packed(int[][][] examplesPerRow, int maxLength) {
         Objects.requireNonNull(examplesPerRow, "examplesPerRow");
         checkMaxLength(maxLength);
         int b = examplesPerRow.length;
@@ -524,12 +592,12 @@ final class MaskBuilders {
                 int s = r * maxLength + (ex.length == 3 ? ex[0] : end);
                 int p = ex[ex.length - 2];
                 int c = ex[ex.length - 1];
-                Arrays.fill(roles, s, s + p, PROMPT);
-                Arrays.fill(roles, s + p, s + p + c, COMPLETION);
-                roles[s] = IGNORE; // never predict an example's first token from the previous example
+                Arrays.fill(roles, s, s + p, PROMPT_CODE);
+                Arrays.fill(roles, s + p, s + p + c, COMPLETION_CODE);
+                roles[s] = IGNORE_CODE; // never predict an example's first token from the previous example
                 end = s - r * maxLength + p + c;
             }
         }
-        return new PromptCompletionMask(b, maxLength, roles, null, null);
+        return new Roles(b, maxLength, roles);
     }
 }

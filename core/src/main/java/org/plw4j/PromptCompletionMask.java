@@ -50,6 +50,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * }</pre>
  */
 public final class PromptCompletionMask {
+    private static final System.Logger LOG = System.getLogger(PromptCompletionMask.class.getName());
+
     private final int batch;
     private final int length;
     /** [B*N] role codes, or null when only weights are given. */
@@ -59,12 +61,16 @@ public final class PromptCompletionMask {
     /** Rows reported by the builder (e.g. response template not found), ascending. */
     private final int[] reportedRows;
 
-    PromptCompletionMask(int batch, int length, byte[] roles, double[] weights, int[] reportedRows) {
+    private PromptCompletionMask(int batch, int length, byte[] roles, double[] weights, int[] reportedRows) {
         this.batch = batch;
         this.length = length;
         this.roles = roles;
         this.weights = weights;
-        this.reportedRows = reportedRows == null ? new int[0] : reportedRows;
+        this.reportedRows = reportedRows;
+    }
+
+    private static PromptCompletionMask of(MaskBuilders.Roles r) {
+        return new PromptCompletionMask(r.batch(), r.length(), r.codes(), null, r.reportedRows());
     }
 
     /**
@@ -75,12 +81,7 @@ public final class PromptCompletionMask {
      * @throws IllegalArgumentException if {@code roles} is null, not rank 2, or holds a value other than 0, 1, 2
      */
     public static PromptCompletionMask ofRoles(INDArray roles) {
-        Objects.requireNonNull(roles, "roles");
-        requireRank2(roles, "roles");
-        long[] codes = Nd4jArrays.integral(roles, "roles");
-        int b = (int) roles.size(0);
-        int n = (int) roles.size(1);
-        return new PromptCompletionMask(b, n, codes(codes, roles.shape(), "roles"), null, null);
+        return of(MaskBuilders.roles(roles));
     }
 
     /**
@@ -91,20 +92,7 @@ public final class PromptCompletionMask {
      * @throws IllegalArgumentException on ragged rows or a code other than 0, 1, 2
      */
     public static PromptCompletionMask ofRoles(int[][] roles) {
-        Objects.requireNonNull(roles, "roles");
-        int b = roles.length;
-        int n = b == 0 ? 0 : roles[0].length;
-        long[] flat = new long[b * n];
-        for (int r = 0; r < b; r++) {
-            if (roles[r].length != n) {
-                throw new IllegalArgumentException(String.format(Locale.ROOT,
-                        "roles rows must all have length %d, row %d had %d", n, r, roles[r].length));
-            }
-            for (int t = 0; t < n; t++) {
-                flat[r * n + t] = roles[r][t];
-            }
-        }
-        return new PromptCompletionMask(b, n, codes(flat, new long[] {b, n}, "roles"), null, null);
+        return of(MaskBuilders.roles(roles));
     }
 
     /**
@@ -116,11 +104,8 @@ public final class PromptCompletionMask {
      * @throws IllegalArgumentException if not rank 2 or a weight is negative, NaN or infinite
      */
     public static PromptCompletionMask ofWeights(INDArray weights) {
-        Objects.requireNonNull(weights, "weights");
-        requireRank2(weights, "weights");
-        double[] w = Nd4jArrays.doubles(weights, "weights");
-        checkWeights(w, weights.shape());
-        return new PromptCompletionMask((int) weights.size(0), (int) weights.size(1), null, w, null);
+        double[] w = MaskBuilders.weights(weights);
+        return new PromptCompletionMask((int) weights.size(0), (int) weights.size(1), null, w, new int[0]);
     }
 
     /**
@@ -139,7 +124,7 @@ public final class PromptCompletionMask {
             throw new IllegalArgumentException("weights and roles must have the same shape, were "
                     + Nd4jArrays.shape(weights) + " and " + Nd4jArrays.shape(roles));
         }
-        return new PromptCompletionMask(w.batch, w.length, r.roles, w.weights, null);
+        return new PromptCompletionMask(w.batch, w.length, r.roles, w.weights, new int[0]);
     }
 
     /**
@@ -166,7 +151,7 @@ public final class PromptCompletionMask {
      */
     public static PromptCompletionMask ofPromptLengths(int[] promptLengths, int[] sequenceLengths, int maxLength,
             Padding side) {
-        return MaskBuilders.promptLengths(promptLengths, sequenceLengths, maxLength, side);
+        return of(MaskBuilders.promptLengths(promptLengths, sequenceLengths, maxLength, side));
     }
 
     /**
@@ -189,9 +174,7 @@ public final class PromptCompletionMask {
      * @throws NullPointerException if an argument is null
      */
     public static PromptCompletionMask ofAttentionMask(INDArray attentionMask, int[] promptLengths) {
-        Objects.requireNonNull(attentionMask, "attentionMask");
-        long[] att = MaskBuilders.binaryMask(attentionMask, "attentionMask");
-        return MaskBuilders.attention(att, (int) attentionMask.size(0), (int) attentionMask.size(1), promptLengths);
+        return of(MaskBuilders.attention(attentionMask, promptLengths));
     }
 
     /**
@@ -210,11 +193,7 @@ public final class PromptCompletionMask {
      * @throws NullPointerException if an argument or a row is null
      */
     public static PromptCompletionMask ofAttentionMask(int[][] attentionMask, int[] promptLengths) {
-        long[] att = MaskBuilders.flatten(attentionMask, "attentionMask");
-        int b = attentionMask.length;
-        int n = b == 0 ? 0 : attentionMask[0].length;
-        MaskBuilders.checkBinary(att, new long[] {b, n}, "attentionMask");
-        return MaskBuilders.attention(att, b, n, promptLengths);
+        return of(MaskBuilders.attention(attentionMask, promptLengths));
     }
 
     /**
@@ -240,7 +219,7 @@ public final class PromptCompletionMask {
      * @throws NullPointerException if {@code labels} is null
      */
     public static PromptCompletionMask ofHfLabels(INDArray labels, INDArray attentionMask, int ignoreIndex) {
-        return MaskBuilders.hfLabels(labels, attentionMask, ignoreIndex);
+        return of(MaskBuilders.hfLabels(labels, attentionMask, ignoreIndex));
     }
 
     /**
@@ -263,7 +242,7 @@ public final class PromptCompletionMask {
      */
     public static PromptCompletionMask ofResponseTemplate(INDArray inputIds, int[] responseTemplate,
             int[] instructionTemplateOrNull) {
-        return MaskBuilders.responseTemplate(inputIds, null, responseTemplate, instructionTemplateOrNull);
+        return ofResponseTemplate(inputIds, null, responseTemplate, instructionTemplateOrNull);
     }
 
     /**
@@ -308,8 +287,16 @@ public final class PromptCompletionMask {
      */
     public static PromptCompletionMask ofResponseTemplate(INDArray inputIds, INDArray attentionMaskOrNull,
             int[] responseTemplate, int[] instructionTemplateOrNull) {
-        return MaskBuilders.responseTemplate(inputIds, attentionMaskOrNull, responseTemplate,
+        MaskBuilders.Roles r = MaskBuilders.responseTemplate(inputIds, attentionMaskOrNull, responseTemplate,
                 instructionTemplateOrNull);
+        int[] missing = r.reportedRows();
+        if (missing.length > 0) {
+            LOG.log(System.Logger.Level.WARNING, () -> String.format(Locale.ROOT,
+                    "ofResponseTemplate: response template %s not found in %d of %d rows %s; "
+                            + "those rows are all IGNORE (see PromptCompletionMask.reportedRows())",
+                    Arrays.toString(responseTemplate), missing.length, r.batch(), MaskBuilders.rowList(missing)));
+        }
+        return of(r);
     }
 
     /**
@@ -339,7 +326,7 @@ public final class PromptCompletionMask {
      */
     public static PromptCompletionMask ofRoleSegments(List<? extends List<RoleSegment>> segments, int maxLength,
             Padding side, Set<String> trainedRoles) {
-        return MaskBuilders.roleSegments(segments, maxLength, side, trainedRoles);
+        return of(MaskBuilders.roleSegments(segments, maxLength, side, trainedRoles));
     }
 
     /**
@@ -364,7 +351,7 @@ public final class PromptCompletionMask {
      */
     public static PromptCompletionMask ofRoleSegments(String[][] roles, int[][] lengths, int maxLength, Padding side,
             Set<String> trainedRoles) {
-        return MaskBuilders.roleSegments(roles, lengths, maxLength, side, trainedRoles);
+        return of(MaskBuilders.roleSegments(roles, lengths, maxLength, side, trainedRoles));
     }
 
     /**
@@ -397,7 +384,7 @@ public final class PromptCompletionMask {
      */
     public static PromptCompletionMask ofCharOffsets(INDArray offsets, INDArray attentionMaskOrNull,
             int[] promptChars) {
-        return MaskBuilders.charOffsets(offsets, attentionMaskOrNull, promptChars);
+        return of(MaskBuilders.charOffsets(offsets, attentionMaskOrNull, promptChars));
     }
 
     /**
@@ -425,7 +412,7 @@ public final class PromptCompletionMask {
      */
     public static PromptCompletionMask ofCharOffsets(int[][] tokenStarts, int[][] tokenEnds, int[] promptChars,
             int maxLength, Padding side) {
-        return MaskBuilders.charOffsets(tokenStarts, tokenEnds, promptChars, maxLength, side);
+        return of(MaskBuilders.charOffsets(tokenStarts, tokenEnds, promptChars, maxLength, side));
     }
 
     /**
@@ -456,38 +443,7 @@ public final class PromptCompletionMask {
      * @throws NullPointerException if {@code examplesPerRow} is null
      */
     public static PromptCompletionMask ofPacked(int[][][] examplesPerRow, int maxLength) {
-        return MaskBuilders.packed(examplesPerRow, maxLength);
-    }
-
-    static void checkWeights(double[] w, long[] shape) {
-        for (int i = 0; i < w.length; i++) {
-            double x = w[i];
-            if (!(x >= 0 && x < Double.POSITIVE_INFINITY)) {
-                throw new IllegalArgumentException(String.format(Locale.ROOT,
-                        "weights must be finite and >= 0, element %s was %s", Nd4jArrays.index(shape, i), x));
-            }
-        }
-    }
-
-    static byte[] codes(long[] values, long[] shape, String param) {
-        byte[] out = new byte[values.length];
-        for (int i = 0; i < values.length; i++) {
-            long c = values[i];
-            if (c < 0 || c > 2) {
-                throw new IllegalArgumentException(String.format(Locale.ROOT,
-                        "%s must hold role codes 0 (IGNORE), 1 (PROMPT) or 2 (COMPLETION), element %s was %d",
-                        param, Nd4jArrays.index(shape, i), c));
-            }
-            out[i] = (byte) c;
-        }
-        return out;
-    }
-
-    static void requireRank2(INDArray a, String param) {
-        if (a.rank() != 2) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "%s must have rank 2 [B, N], had rank %d with shape %s", param, a.rank(), Nd4jArrays.shape(a)));
-        }
+        return of(MaskBuilders.packed(examplesPerRow, maxLength));
     }
 
     /** @return B */
@@ -571,15 +527,15 @@ public final class PromptCompletionMask {
 
     /** @return the number of PROMPT input positions */
     public long promptCount() {
-        return count(1);
+        return count(TokenRole.PROMPT_CODE);
     }
 
     /** @return the number of COMPLETION input positions */
     public long completionCount() {
-        return count(2);
+        return count(TokenRole.COMPLETION_CODE);
     }
 
-    private long count(int code) {
+    private long count(byte code) {
         if (roles == null) {
             return 0;
         }
@@ -602,12 +558,9 @@ public final class PromptCompletionMask {
 
     @Override
     public boolean equals(Object o) {
-        if (!(o instanceof PromptCompletionMask)) {
-            return false;
-        }
-        PromptCompletionMask m = (PromptCompletionMask) o;
-        return batch == m.batch && length == m.length && Arrays.equals(roles, m.roles)
-                && Arrays.equals(weights, m.weights) && Arrays.equals(reportedRows, m.reportedRows);
+        return o instanceof PromptCompletionMask m && batch == m.batch && length == m.length
+                && Arrays.equals(roles, m.roles) && Arrays.equals(weights, m.weights)
+                && Arrays.equals(reportedRows, m.reportedRows);
     }
 
     @Override

@@ -14,18 +14,27 @@ import java.util.Objects;
  * List<RoleSegment> row = List.of(RoleSegment.of("system", 12), RoleSegment.of("user", 30),
  *         RoleSegment.of("assistant", 25));
  * }</pre>
+ *
+ * @param role the role name, compared exactly (case-sensitive) with the trained roles
+ * @param length the number of tokens, {@code >= 0}
  */
-public final class RoleSegment {
-    private final String role;
-    private final int length;
-
-    private RoleSegment(String role, int length) {
-        this.role = role;
-        this.length = length;
+public record RoleSegment(String role, int length) {
+    /**
+     * A segment.
+     *
+     * @throws NullPointerException if {@code role} is null
+     * @throws IllegalArgumentException if {@code length < 0}
+     */
+    public RoleSegment {
+        Objects.requireNonNull(role, "role");
+        if (length < 0) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "length must be >= 0, was %d (role \"%s\")", length, role));
+        }
     }
 
     /**
-     * A segment.
+     * A segment, the same as the constructor.
      *
      * <pre>{@code
      * RoleSegment answer = RoleSegment.of("assistant", 25);
@@ -38,34 +47,10 @@ public final class RoleSegment {
      * @throws IllegalArgumentException if {@code length < 0}
      */
     public static RoleSegment of(String role, int length) {
-        Objects.requireNonNull(role, "role");
-        if (length < 0) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "length must be >= 0, was %d (role \"%s\")", length, role));
-        }
         return new RoleSegment(role, length);
     }
 
-    /** @return the role name */
-    public String role() {
-        return role;
-    }
-
-    /** @return the number of tokens */
-    public int length() {
-        return length;
-    }
-
-    @Override
-    public boolean equals(Object o) {
-        return o instanceof RoleSegment && ((RoleSegment) o).length == length && ((RoleSegment) o).role.equals(role);
-    }
-
-    @Override
-    public int hashCode() {
-        return 31 * role.hashCode() + length;
-    }
-
+    /** @return {@code role(length)}, e.g. {@code assistant(25)} */
     @Override
     public String toString() {
         return role + "(" + length + ")";
