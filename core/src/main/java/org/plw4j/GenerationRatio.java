@@ -1,5 +1,6 @@
 package org.plw4j;
 
+import java.util.Locale;
 import java.util.OptionalDouble;
 
 /**
@@ -33,7 +34,7 @@ public final class GenerationRatio {
      */
     public static OptionalDouble of(int promptTokens, int completionTokens) {
         if (promptTokens < 0 || completionTokens < 0) {
-            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "token counts must be >= 0, promptTokens was %d and completionTokens %d",
                     promptTokens, completionTokens));
         }

@@ -52,27 +52,24 @@ final class GradientMemory {
         Pointer p;
         Indexer ix;
         switch (type) {
-            case FLOAT: {
+            case FLOAT -> {
                 FloatPointer f = new FloatPointer(n);
                 p = f;
                 ix = FloatIndexer.create(f);
-                break;
             }
-            case DOUBLE: {
+            case DOUBLE -> {
                 DoublePointer d = new DoublePointer(n);
                 p = d;
                 ix = DoubleIndexer.create(d);
-                break;
             }
-            case HALF:
-            case BFLOAT16: {
+            case HALF, BFLOAT16 -> {
                 ShortPointer s = new ShortPointer(n);
                 p = s;
                 ix = type == DataType.HALF ? HalfIndexer.create(s) : Bfloat16Indexer.create(s);
-                break;
             }
-            default:
+            default -> {
                 return Nd4j.createUninitialized(type, shape, 'c');
+            }
         }
         HugePages.advise(p.address(), n * type.width());
         DataBuffer buffer = Nd4j.createBuffer(p, type, n, ix);

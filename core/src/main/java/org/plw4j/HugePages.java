@@ -9,8 +9,6 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
 import java.util.Locale;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 
 /**
  * Transparent huge pages for fresh gradient arrays: {@code madvise(MADV_HUGEPAGE)} through plw4j's one JNI
@@ -32,7 +30,7 @@ final class HugePages {
     /** Size of an x86-64 transparent huge page (PMD mapping). */
     static final long HUGE_PAGE = 2L << 20;
 
-    private static final Logger LOG = Logger.getLogger(HugePages.class.getName());
+    private static final System.Logger LOG = System.getLogger(HugePages.class.getName());
     private static final boolean AVAILABLE = load();
 
     private HugePages() {
@@ -65,14 +63,15 @@ final class HugePages {
         }
         int errno = madviseHuge0(start, end - start);
         if (errno != 0) {
-            LOG.fine(() -> "plw4j: madvise(MADV_HUGEPAGE) failed, errno " + errno);
+            LOG.log(System.Logger.Level.DEBUG, () -> "plw4j: madvise(MADV_HUGEPAGE) failed, errno " + errno);
         }
         return errno == 0;
     }
 
     private static boolean load() {
         if (System.getProperty(PROPERTY, "true").trim().equalsIgnoreCase("false")) {
-            LOG.fine(() -> "plw4j: transparent huge pages for gradients off (" + PROPERTY + "=false)");
+            LOG.log(System.Logger.Level.DEBUG,
+                    () -> "plw4j: transparent huge pages for gradients off (" + PROPERTY + "=false)");
             return false;
         }
         String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
@@ -82,7 +81,8 @@ final class HugePages {
         }
         URL url = HugePages.class.getResource(RESOURCE);
         if (url == null) {
-            LOG.fine("plw4j: no native library in this build (" + RESOURCE + "); fresh gradients use 4 KiB pages");
+            LOG.log(System.Logger.Level.DEBUG,
+                    "plw4j: no native library in this build (" + RESOURCE + "); fresh gradients use 4 KiB pages");
             return false;
         }
         try {
@@ -97,10 +97,12 @@ final class HugePages {
                 }
             }
             System.load(file.toAbsolutePath().toString());
-            LOG.fine(() -> "plw4j: transparent huge pages for fresh gradient arrays (" + RESOURCE + ")");
+            LOG.log(System.Logger.Level.DEBUG,
+                    () -> "plw4j: transparent huge pages for fresh gradient arrays (" + RESOURCE + ")");
             return true;
         } catch (IOException | URISyntaxException | RuntimeException | UnsatisfiedLinkError e) {
-            LOG.log(Level.FINE, "plw4j: native library not loaded; fresh gradients use 4 KiB pages", e);
+            LOG.log(System.Logger.Level.DEBUG,
+                    "plw4j: native library not loaded; fresh gradients use 4 KiB pages", e);
             return false;
         }
     }

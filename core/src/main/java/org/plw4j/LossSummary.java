@@ -163,11 +163,7 @@ public final class LossSummary {
 
     @Override
     public boolean equals(Object o) {
-        if (!(o instanceof LossSummary)) {
-            return false;
-        }
-        LossSummary s = (LossSummary) o;
-        return Double.compare(weightedLossSumValue, s.weightedLossSumValue) == 0
+        return o instanceof LossSummary s && Double.compare(weightedLossSumValue, s.weightedLossSumValue) == 0
                 && Double.compare(weightSumValue, s.weightSumValue) == 0
                 && Double.compare(promptLossSumValue, s.promptLossSumValue) == 0
                 && Double.compare(completionLossSumValue, s.completionLossSumValue) == 0

@@ -1,6 +1,7 @@
 package org.plw4j;
 
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.Locale;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
@@ -33,19 +34,14 @@ final class Nd4jArrays {
 
     static ElementType elementType(INDArray a, String param) {
         DataType dt = a.dataType();
-        switch (dt) {
-            case FLOAT:
-                return ElementType.FLOAT32;
-            case DOUBLE:
-                return ElementType.FLOAT64;
-            case HALF:
-                return ElementType.FLOAT16;
-            case BFLOAT16:
-                return ElementType.BFLOAT16;
-            default:
-                throw new IllegalArgumentException(String.format(Locale.ROOT,
-                        "%s must have dtype FLOAT, DOUBLE, HALF or BFLOAT16, was %s", param, dt));
-        }
+        return switch (dt) {
+            case FLOAT -> ElementType.FLOAT32;
+            case DOUBLE -> ElementType.FLOAT64;
+            case HALF -> ElementType.FLOAT16;
+            case BFLOAT16 -> ElementType.BFLOAT16;
+            default -> throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "%s must have dtype FLOAT, DOUBLE, HALF or BFLOAT16, was %s", param, dt));
+        };
     }
 
     /**
@@ -145,10 +141,10 @@ final class Nd4jArrays {
             idx[k] = shape[k] == 0 ? 0 : flat % shape[k];
             flat = shape[k] == 0 ? 0 : flat / shape[k];
         }
-        return java.util.Arrays.toString(idx);
+        return Arrays.toString(idx);
     }
 
     static String shape(INDArray a) {
-        return java.util.Arrays.toString(a.shape());
+        return Arrays.toString(a.shape());
     }
 }

@@ -1,5 +1,8 @@
 package org.plw4j;
 
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Objects;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -68,7 +71,7 @@ public final class PackedBatch {
         int[][][] spec = new int[rows][][];
         long real = 0;
         for (int r = 0; r < rows; r++) {
-            java.util.Arrays.fill(ids[r], padId);
+            Arrays.fill(ids[r], padId);
             spec[r] = new int[rowExamples[r].length][];
             for (int k = 0; k < rowExamples[r].length; k++) {
                 int i = rowExamples[r][k];
@@ -201,7 +204,7 @@ public final class PackedBatch {
      * @throws IndexOutOfBoundsException if {@code example} is not an input index
      */
     public int rowOf(int example) {
-        return exampleRow[java.util.Objects.checkIndex(example, exampleRow.length)];
+        return exampleRow[Objects.checkIndex(example, exampleRow.length)];
     }
 
     /**
@@ -210,7 +213,7 @@ public final class PackedBatch {
      * @throws IndexOutOfBoundsException if {@code example} is not an input index
      */
     public int offsetOf(int example) {
-        return exampleOffset[java.util.Objects.checkIndex(example, exampleOffset.length)];
+        return exampleOffset[Objects.checkIndex(example, exampleOffset.length)];
     }
 
     /** @return the indices of the examples longer than {@code N}, ascending: reported, not packed, not cut */
@@ -235,7 +238,7 @@ public final class PackedBatch {
 
     @Override
     public String toString() {
-        return String.format(java.util.Locale.ROOT,
+        return String.format(Locale.ROOT,
                 "PackedBatch[%s, rows=%d, N=%d, examples=%d, tokens=%d, density=%.4f, oversized=%d]",
                 strategy, ids.length, maxLength, exampleRow.length - oversized.length, realTokens, density(),
                 oversized.length);

@@ -3,6 +3,7 @@ package org.plw4j;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import org.apache.commons.math3.stat.descriptive.moment.GeometricMean;
@@ -312,7 +313,7 @@ public final class RgSummary {
      * @throws IllegalStateException if the merged summary would hold more than {@code Integer.MAX_VALUE - 8} values
      */
     public RgSummary merge(RgSummary other) {
-        java.util.Objects.requireNonNull(other, "other");
+        Objects.requireNonNull(other, "other");
         if (other.total() == 0) {
             return this;
         }
@@ -347,11 +348,7 @@ public final class RgSummary {
 
     @Override
     public boolean equals(Object o) {
-        if (!(o instanceof RgSummary)) {
-            return false;
-        }
-        RgSummary s = (RgSummary) o;
-        return undefined == s.undefined && Arrays.equals(bins, s.bins) && Arrays.equals(values, s.values);
+        return o instanceof RgSummary s && undefined == s.undefined && Arrays.equals(bins, s.bins) && Arrays.equals(values, s.values);
     }
 
     @Override
@@ -417,8 +414,8 @@ public final class RgSummary {
          * @throws NullPointerException if an array is null
          */
         public Builder addAll(int[] promptTokens, int[] completionTokens) {
-            java.util.Objects.requireNonNull(promptTokens, "promptTokens");
-            java.util.Objects.requireNonNull(completionTokens, "completionTokens");
+            Objects.requireNonNull(promptTokens, "promptTokens");
+            Objects.requireNonNull(completionTokens, "completionTokens");
             if (promptTokens.length != completionTokens.length) {
                 throw new IllegalArgumentException(String.format(Locale.ROOT,
                         "promptTokens and completionTokens must have the same length, were %d and %d",

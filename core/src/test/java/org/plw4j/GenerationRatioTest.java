@@ -10,6 +10,7 @@ import static org.plw4j.MaskFixtures.assertRejects;
 import java.math.BigDecimal;
 import java.math.MathContext;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -76,7 +77,7 @@ class GenerationRatioTest {
         assertEquals(200.5, s.trimmedMean(), 1e-15 * 200.5);
         assertEquals(449.5, s.mean(), 1e-15 * 449.5);
         // n = 399: nothing dropped
-        RgSummary t = GenerationRatio.summarize(java.util.Arrays.copyOf(p, 399), java.util.Arrays.copyOf(c, 399));
+        RgSummary t = GenerationRatio.summarize(Arrays.copyOf(p, 399), Arrays.copyOf(c, 399));
         assertEquals(0, t.trimmedPerSide());
         assertEquals(t.mean(), t.trimmedMean());
         // n = 802, k = 2: 798 values 1, two of 1e6 and two of 1e-6 -> trimmed mean exactly 1
@@ -185,8 +186,8 @@ class GenerationRatioTest {
             for (int k = 0; k + 1 < cuts.size(); k++) {
                 int from = cuts.get(k);
                 int to = cuts.get(k + 1);
-                pieces.add(GenerationRatio.summarize(java.util.Arrays.copyOfRange(p, from, to),
-                        java.util.Arrays.copyOfRange(c, from, to)));
+                pieces.add(GenerationRatio.summarize(Arrays.copyOfRange(p, from, to),
+                        Arrays.copyOfRange(c, from, to)));
             }
             Collections.shuffle(pieces, rnd);
             while (pieces.size() > 1) {

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
+import java.util.Locale;
 import java.util.Random;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
@@ -105,7 +107,7 @@ class LossContractTest {
                 ignoreIndex, mode, globalD);
         boolean ref = kernelName.equals("reference");
         double rel = ref ? 1e-10 : 2e-5;
-        String ctx = String.format(java.util.Locale.ROOT, "dt=%s ncw=%s kind=%s mode=%s shift=%s explicit=%s B=%d N=%d V=%d plw=%s",
+        String ctx = String.format(Locale.ROOT, "dt=%s ncw=%s kind=%s mode=%s shift=%s explicit=%s B=%d N=%d V=%d plw=%s",
                 dt, ncw, kind, mode, shift, explicit, b, n, v, plw);
         assertClose(o.loss, r.loss(), rel, ctx + " loss");
         assertEquals(r.loss(), f.loss(), 0.0, "compute and computeWithGradient agree bitwise");
@@ -132,7 +134,7 @@ class LossContractTest {
         }
         INDArray g = r.gradient();
         assertEquals(logits.dataType(), g.dataType());
-        assertEquals(java.util.Arrays.toString(logits.shape()), java.util.Arrays.toString(g.shape()));
+        assertEquals(Arrays.toString(logits.shape()), Arrays.toString(g.shape()));
         double dtRel = dt == DataType.FLOAT ? 0x1p-24 : dt == DataType.DOUBLE ? 0x1p-53
                 : dt == DataType.HALF ? 0x1p-11 : 0x1p-8;
         double[][] gn = TestData.toNwc(g, ncw);

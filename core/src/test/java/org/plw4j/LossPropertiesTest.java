@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
@@ -142,13 +144,13 @@ class LossPropertiesTest {
             while (start < b) {
                 int end = Math.min(b, start + 1 + rnd.nextInt(3));
                 INDArray zz = z.get(NDArrayIndex.interval(start, end), NDArrayIndex.all(), NDArrayIndex.all());
-                long[][] ii = java.util.Arrays.copyOfRange(ids, start, end);
-                int[][] rr = java.util.Arrays.copyOfRange(roles, start, end);
+                long[][] ii = Arrays.copyOfRange(ids, start, end);
+                int[][] rr = Arrays.copyOfRange(roles, start, end);
                 parts.add(loss.compute(zz, TestData.idArray(ii, DataType.INT), PromptCompletionMask.ofRoles(rr))
                         .summary());
                 start = end;
             }
-            java.util.Collections.shuffle(parts, rnd);
+            Collections.shuffle(parts, rnd);
             LossSummary merged = LossSummary.empty();
             for (LossSummary p : parts) {
                 merged = merged.merge(p);

@@ -3,6 +3,7 @@ package org.plw4j;
 import static org.plw4j.MaskFixtures.assertRejects;
 import static org.plw4j.MaskFixtures.assertRoles;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -85,7 +86,7 @@ class MaskRoleSegmentsTest {
 
     @Test
     void rejectsNullSegment() {
-        List<RoleSegment> row = new java.util.ArrayList<>();
+        List<RoleSegment> row = new ArrayList<>();
         row.add(null);
         assertRejects(() -> PromptCompletionMask.ofRoleSegments(List.of(row), 5, Padding.RIGHT, ASSISTANT),
                 "row 0", "segment 0");

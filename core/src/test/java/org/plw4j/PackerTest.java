@@ -11,6 +11,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -101,9 +103,9 @@ class PackerTest {
     @EnumSource(PackingStrategy.class)
     void randomPropertiesAndReferenceAssignment(PackingStrategy strategy) {
         // the oversized examples are logged as warnings: keep the test output quiet
-        java.util.logging.Logger log = java.util.logging.Logger.getLogger(SequencePacker.class.getName());
-        java.util.logging.Level level = log.getLevel();
-        log.setLevel(java.util.logging.Level.OFF);
+        Logger log = Logger.getLogger(SequencePacker.class.getName());
+        Level level = log.getLevel();
+        log.setLevel(Level.OFF);
         try {
             randomTrials(strategy);
         } finally {

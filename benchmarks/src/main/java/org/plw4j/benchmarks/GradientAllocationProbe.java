@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
@@ -62,8 +63,8 @@ public final class GradientAllocationProbe {
                 line.append("                       ");
             }
         }
-        double[] last = java.util.Arrays.copyOfRange(ms, calls / 2, calls);
-        java.util.Arrays.sort(last);
+        double[] last = Arrays.copyOfRange(ms, calls / 2, calls);
+        Arrays.sort(last);
         System.out.printf(Locale.ROOT, "second half of the calls: median %.0f ms, min %.0f, max %.0f; load %s%n",
                 last[last.length / 2], last[0], last[last.length - 1],
                 new String(Files.readAllBytes(Paths.get("/proc/loadavg"))).trim());

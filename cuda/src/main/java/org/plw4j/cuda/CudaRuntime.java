@@ -1,7 +1,6 @@
 package org.plw4j.cuda;
 
 import java.util.Locale;
-import java.util.logging.Logger;
 
 /**
  * The process-wide CUDA state: probes the driver and device once, then holds the {@link Gpu} and
@@ -12,7 +11,7 @@ import java.util.logging.Logger;
 final class CudaRuntime {
     /** System property: the device ordinal to use (default 0). */
     static final String DEVICE_PROPERTY = "plw4j.cuda.device";
-    private static final Logger LOG = Logger.getLogger(CudaRuntime.class.getName());
+    private static final System.Logger LOG = System.getLogger(CudaRuntime.class.getName());
     private static volatile Object state;   // a CudaKernels, or a String saying why not
 
     private CudaRuntime() {
@@ -21,7 +20,7 @@ final class CudaRuntime {
     /** @return null when usable, otherwise what is missing */
     static String unavailableReason() {
         Object s = state();
-        return s instanceof String ? (String) s : null;
+        return s instanceof String reason ? reason : null;
     }
 
     /**
@@ -72,9 +71,10 @@ final class CudaRuntime {
             }
             CudaKernels k = new CudaKernels(gpu, CudaKernels.cacheLimitFromProperty());
             k.loadAll();
-            LOG.fine(() -> String.format(Locale.ROOT, "plw4j: CUDA device %d: %s, compute capability %d.%d,"
-                    + " driver %d", ordinal, gpu.deviceName(), gpu.computeCapability() / 10,
-                    gpu.computeCapability() % 10, gpu.driverVersion()));
+            LOG.log(System.Logger.Level.DEBUG,
+                    () -> String.format(Locale.ROOT, "plw4j: CUDA device %d: %s, compute capability %d.%d,"
+                            + " driver %d", ordinal, gpu.deviceName(), gpu.computeCapability() / 10,
+                            gpu.computeCapability() % 10, gpu.driverVersion()));
             return k;
         } catch (CudaUnavailableException e) {
             return e.getMessage();

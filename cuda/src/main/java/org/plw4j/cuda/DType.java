@@ -31,15 +31,11 @@ enum DType {
      * @return the kernel type, or null for FLOAT64 (no GPU kernel)
      */
     static DType of(ElementType t) {
-        switch (t) {
-            case FLOAT32:
-                return F32;
-            case BFLOAT16:
-                return BF16;
-            case FLOAT16:
-                return F16;
-            default:
-                return null;
-        }
+        return switch (t) {
+            case FLOAT32 -> F32;
+            case BFLOAT16 -> BF16;
+            case FLOAT16 -> F16;
+            default -> null;
+        };
     }
 }

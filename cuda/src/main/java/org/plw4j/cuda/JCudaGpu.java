@@ -305,15 +305,11 @@ final class JCudaGpu implements Gpu {
     }
 
     private static Pointer param(Arg a) {
-        switch (a.kind) {
-            case PTR:
-            case I64:
-                return Pointer.to(new long[] {a.bits});
-            case I32:
-                return Pointer.to(new int[] {(int) a.bits});
-            default:
-                return Pointer.to(new float[] {Float.intBitsToFloat((int) a.bits)});
-        }
+        return switch (a.kind) {
+            case PTR, I64 -> Pointer.to(new long[] {a.bits});
+            case I32 -> Pointer.to(new int[] {(int) a.bits});
+            default -> Pointer.to(new float[] {Float.intBitsToFloat((int) a.bits)});
+        };
     }
 
     private static final class Str implements Stream {

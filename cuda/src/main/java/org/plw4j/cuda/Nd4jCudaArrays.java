@@ -106,17 +106,13 @@ public final class Nd4jCudaArrays {
 
     private static ElementType elementType(INDArray a, String param) {
         DataType t = a.dataType();
-        switch (t) {
-            case FLOAT:
-                return ElementType.FLOAT32;
-            case HALF:
-                return ElementType.FLOAT16;
-            case BFLOAT16:
-                return ElementType.BFLOAT16;
-            default:
-                throw new IllegalArgumentException(String.format(Locale.ROOT,
-                        "%s must have dtype FLOAT, HALF or BFLOAT16 for the CUDA path, was %s", param, t));
-        }
+        return switch (t) {
+            case FLOAT -> ElementType.FLOAT32;
+            case HALF -> ElementType.FLOAT16;
+            case BFLOAT16 -> ElementType.BFLOAT16;
+            default -> throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "%s must have dtype FLOAT, HALF or BFLOAT16 for the CUDA path, was %s", param, t));
+        };
     }
 
     /** The only code that touches nd4j-cuda's classes; loaded only on that backend. */
