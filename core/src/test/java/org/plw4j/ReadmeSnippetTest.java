@@ -5,9 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -45,28 +42,7 @@ class ReadmeSnippetTest {
 
     @Test
     void readmeSnippetIsTheCodeAbove() throws IOException {
-        Path root = Path.of("").toAbsolutePath();
-        Path readme = root.resolve("README.md");
-        if (!Files.exists(readme)) {
-            readme = root.getParent().resolve("README.md");
-        }
-        String md = Files.readString(readme, StandardCharsets.UTF_8);
-        int mark = md.indexOf("<!-- snippet:quickstart -->");
-        assertTrue(mark >= 0, "README marker present");
-        int start = md.indexOf("```java", mark) + "```java".length();
-        int end = md.indexOf("```", start);
-        String snippet = md.substring(start, end);
-        Path src = root.resolve("src/test/java/org/plw4j/ReadmeSnippetTest.java");
-        if (!Files.exists(src)) {
-            src = root.resolve("core/src/test/java/org/plw4j/ReadmeSnippetTest.java");
-        }
-        String code = Files.readString(src, StandardCharsets.UTF_8);
-        int b = code.indexOf("// README-BEGIN") + "// README-BEGIN".length();
-        int e = code.indexOf("// README-END");
-        assertEquals(normalise(code.substring(b, e)), normalise(snippet));
-    }
-
-    private static String normalise(String s) {
-        return s.replaceAll("\\s+", " ").trim();
+        ReadmeSnippets.assertReadmeBlockIsTheCode("<!-- snippet:quickstart -->",
+                "src/test/java/org/plw4j/ReadmeSnippetTest.java");
     }
 }

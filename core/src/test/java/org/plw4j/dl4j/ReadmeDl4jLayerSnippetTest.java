@@ -17,6 +17,7 @@ import org.nd4j.linalg.learning.config.Adam;
 import org.plw4j.LogitsLayout;
 import org.plw4j.Padding;
 import org.plw4j.PromptCompletionMask;
+import org.plw4j.ReadmeSnippets;
 
 /**
  * The README's DL4J snippet with {@link WeightedCausalLMOutputLayer} and DL4J's default
@@ -56,12 +57,12 @@ class ReadmeDl4jLayerSnippetTest {
         System.out.printf("weighted loss %.4f%n", net.score(batch));
         // README-END
 
-        ReadmeCheck.assertScoreIsTheWeightedMean(net, batch, inputIds, mask, 0.1);
+        ReadmeSnippets.assertScoreIsTheWeightedMean(net, batch, inputIds, mask, 0.1);
     }
 
     @Test
     void readmeSnippetIsTheCodeAbove() throws IOException {
-        ReadmeCheck.assertReadmeBlockIsTheCode("<!-- snippet:dl4j -->",
+        ReadmeSnippets.assertReadmeBlockIsTheCode("<!-- snippet:dl4j -->",
                 "src/test/java/org/plw4j/dl4j/ReadmeDl4jLayerSnippetTest.java");
     }
 }

@@ -16,6 +16,7 @@ import org.nd4j.linalg.learning.config.Adam;
 import org.plw4j.LogitsLayout;
 import org.plw4j.Padding;
 import org.plw4j.PromptCompletionMask;
+import org.plw4j.ReadmeSnippets;
 
 /**
  * The loss-only route of docs/dl4j.md ({@link LossWeightedCausalLM} in a plain
@@ -57,6 +58,6 @@ class ReadmeDl4jSnippetTest {
         System.out.printf("weighted loss %.4f%n", net.score(batch));
         // README-END
 
-        ReadmeCheck.assertScoreIsTheWeightedMean(net, batch, inputIds, mask, 0.1);
+        ReadmeSnippets.assertScoreIsTheWeightedMean(net, batch, inputIds, mask, 0.1);
     }
 }

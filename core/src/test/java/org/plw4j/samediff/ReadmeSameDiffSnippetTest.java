@@ -16,8 +16,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.plw4j.LossResult;
 import org.plw4j.Padding;
 import org.plw4j.PromptCompletionMask;
+import org.plw4j.ReadmeSnippets;
 import org.plw4j.WeightedCausalLMLoss;
-import org.plw4j.dl4j.ReadmeCheck;
 
 /**
  * The README's SameDiff section (a bigram language model) runs, and its value and gradient equal
@@ -76,7 +76,7 @@ class ReadmeSameDiffSnippetTest {
 
     @Test
     void readmeSnippetIsTheCodeAbove() throws IOException {
-        ReadmeCheck.assertReadmeBlockIsTheCode("<!-- snippet:samediff -->",
+        ReadmeSnippets.assertReadmeBlockIsTheCode("<!-- snippet:samediff -->",
                 "src/test/java/org/plw4j/samediff/ReadmeSameDiffSnippetTest.java");
     }
 }

@@ -1,8 +1,7 @@
-package org.plw4j.dl4j;
+package org.plw4j;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -12,17 +11,14 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
-import org.plw4j.LogitsLayout;
-import org.plw4j.PromptCompletionMask;
-import org.plw4j.WeightedCausalLMLoss;
 
 /**
- * Compares the Java block after a README marker with the code between {@code // README-BEGIN} and
- * {@code // README-END} of a test source (whitespace-normalised), as {@code org.plw4j.ReadmeSnippetTest}
- * does for the quick start. Fails when README.md lacks the marker.
+ * The one README-snippet checker of the core tests: each {@code Readme*SnippetTest} runs the code between
+ * its {@code // README-BEGIN} and {@code // README-END} lines and asks this class whether README.md shows
+ * exactly that code (whitespace-normalised) in the Java block after the test's marker.
  */
-public final class ReadmeCheck {
-    private ReadmeCheck() {
+public final class ReadmeSnippets {
+    private ReadmeSnippets() {
     }
 
     /**
@@ -36,7 +32,7 @@ public final class ReadmeCheck {
         if (!Files.exists(readme)) {
             readme = root.getParent().resolve("README.md");
         }
-        assumeTrue(Files.exists(readme), "README.md not found");
+        assertTrue(Files.exists(readme), "README.md not found in " + root + " or its parent");
         String md = Files.readString(readme, StandardCharsets.UTF_8);
         int mark = md.indexOf(marker);
         assertTrue(mark >= 0, "README has no " + marker);
@@ -63,7 +59,7 @@ public final class ReadmeCheck {
      * summation order).
      *
      * @param net the trained network (NCW output, identity activation)
-     * @param batch the batch built from {@code inputIds} and {@code mask} by {@link Dl4jLabels}
+     * @param batch the batch built from {@code inputIds} and {@code mask} by {@code Dl4jLabels}
      * @param inputIds token ids {@code [B, N]}
      * @param mask roles of those tokens
      * @param plw the prompt loss weight of the network's loss
