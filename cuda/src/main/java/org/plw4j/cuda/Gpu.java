@@ -91,18 +91,15 @@ interface Gpu {
         void close();
     }
 
-    /** A kernel argument: a device pointer, a 64-bit or 32-bit integer, or a float. */
-    final class Arg {
+    /**
+     * A kernel argument: a device pointer, a 64-bit or 32-bit integer, or a float.
+     *
+     * @param kind what the argument is
+     * @param bits its value: the address, the integer, or the float's raw bits
+     */
+    record Arg(Kind kind, long bits) {
         /** Kinds of arguments. */
         enum Kind { PTR, I64, I32, F32 }
-
-        final Kind kind;
-        final long bits;
-
-        private Arg(Kind kind, long bits) {
-            this.kind = kind;
-            this.bits = bits;
-        }
 
         static Arg ptr(long address) {
             return new Arg(Kind.PTR, address);

@@ -305,10 +305,10 @@ final class JCudaGpu implements Gpu {
     }
 
     private static Pointer param(Arg a) {
-        return switch (a.kind) {
-            case PTR, I64 -> Pointer.to(new long[] {a.bits});
-            case I32 -> Pointer.to(new int[] {(int) a.bits});
-            default -> Pointer.to(new float[] {Float.intBitsToFloat((int) a.bits)});
+        return switch (a.kind()) {
+            case PTR, I64 -> Pointer.to(new long[] {a.bits()});
+            case I32 -> Pointer.to(new int[] {(int) a.bits()});
+            default -> Pointer.to(new float[] {Float.intBitsToFloat((int) a.bits())});
         };
     }
 

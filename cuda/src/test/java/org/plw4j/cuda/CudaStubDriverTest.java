@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.List;
+import java.util.Locale;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.plw4j.kernel.Backends;
@@ -40,7 +41,7 @@ class CudaStubDriverTest {
 
     @Test
     void driverWithoutDeviceGivesTheCudaErrorAndAutoFallsBack() throws Exception {
-        Assumptions.assumeTrue(System.getProperty("os.name").toLowerCase(java.util.Locale.ROOT).contains("linux")
+        Assumptions.assumeTrue(System.getProperty("os.name").toLowerCase(Locale.ROOT).contains("linux")
                 && System.getProperty("os.arch").equals("amd64"), "Linux x86-64 only");
         String cc = System.getenv().getOrDefault("CC", "gcc");
         Assumptions.assumeTrue(Tools.onPath(cc), "no C compiler");

@@ -355,11 +355,11 @@ final class EmulatedGpu implements Gpu {
             List<Map.Entry<Long, byte[]>> allocs = new ArrayList<>();
             synchronized (this) {
                 for (Arg a : args) {
-                    if (a.kind == Arg.Kind.PTR && a.bits != 0) {
-                        Map.Entry<Long, byte[]> e = memory.floorEntry(a.bits);
-                        if (e == null || a.bits > e.getKey() + e.getValue().length) {
+                    if (a.kind() == Arg.Kind.PTR && a.bits() != 0) {
+                        Map.Entry<Long, byte[]> e = memory.floorEntry(a.bits());
+                        if (e == null || a.bits() > e.getKey() + e.getValue().length) {
                             throw new IllegalStateException(String.format(
-                                    "%s: pointer parameter %x is outside every allocation", name, a.bits));
+                                    "%s: pointer parameter %x is outside every allocation", name, a.bits()));
                         }
                         if (!allocs.contains(e)) {
                             allocs.add(e);
@@ -375,7 +375,7 @@ final class EmulatedGpu implements Gpu {
                     h.putInt(0x504c5745).putInt(10).putInt(name.length()).put(name.getBytes(StandardCharsets.US_ASCII));
                     h.putInt(grid).putInt(block).putInt(smem).putInt(args.length);
                     for (Arg a : args) {
-                        h.putInt(a.kind.ordinal()).putLong(a.bits);
+                        h.putInt(a.kind().ordinal()).putLong(a.bits());
                     }
                     h.putInt(allocs.size());
                     os.write(h.array(), 0, h.position());

@@ -8,7 +8,9 @@ import java.nio.file.Paths;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -20,7 +22,7 @@ import org.junit.jupiter.api.Assumptions;
  * that need it are skipped where there is no C++ compiler or no source tree.
  */
 final class Emulator {
-    private static final java.util.Map<Integer, Path> BINARIES = new java.util.HashMap<>();
+    private static final Map<Integer, Path> BINARIES = new HashMap<>();
     private static String skipReason;
 
     private Emulator() {

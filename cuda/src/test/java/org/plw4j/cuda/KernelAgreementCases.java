@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -329,7 +330,7 @@ abstract class KernelAgreementCases {
             }
             double[] loss = new double[batch * seqLen];
             boolean[] correct = new boolean[batch * seqLen];
-            java.util.Arrays.fill(loss, -7.0);
+            Arrays.fill(loss, -7.0);
             k.run(b.build(), loss, correct);
             return new Object[] {loss, correct, g};
         }
