@@ -17,6 +17,8 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.nd4j.shade.jackson.annotation.JsonProperty;
+import org.plw4j.PromptLossWeightSchedule;
 
 /**
  * A DL4J recurrent output layer whose score is plw4j's weighted causal-LM loss of the batch, exactly, with
@@ -80,6 +82,10 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 public final class WeightedCausalLMOutputLayer extends RnnOutputLayer {
     private static final long serialVersionUID = 1L;
 
+    /** The text form of the PLW schedule that {@link PromptLossWeightListener} follows; null: none. */
+    @JsonProperty("promptLossWeightSchedule")
+    private String promptLossWeightSchedule;
+
     /** For JSON deserialisation and {@link #clone()}; use the {@link Builder}. */
     public WeightedCausalLMOutputLayer() {
     }
@@ -103,6 +109,10 @@ public final class WeightedCausalLMOutputLayer extends RnnOutputLayer {
         setLossFn(b.getLossFn());
         setHasBias(b.isHasBias());
         setRnnDataFormat(b.rnnDataFormat);
+        if (b.schedule != null) {
+            promptLossWeightSchedule = b.schedule.toString();
+            setLossFn(checkedLoss(getLossFn()).withPromptLossWeight(b.schedule.at(0)));
+        }
         initializeConstraints(b); // last: it needs nIn/nOut/hasBias to know the parameter keys
     }
 
@@ -121,6 +131,18 @@ public final class WeightedCausalLMOutputLayer extends RnnOutputLayer {
      */
     public double promptLossWeight() {
         return lossFunction().promptLossWeight();
+    }
+
+    /**
+     * The schedule that a {@link PromptLossWeightListener} follows, saved in the network's JSON (as its text
+     * form, field {@code "promptLossWeightSchedule"}) with the loss's current PLW; the step is the network's
+     * iteration count, saved there too.
+     *
+     * @return the layer's PLW schedule, or null if the PLW is fixed
+     * @throws IllegalArgumentException if a hand-edited JSON holds a schedule that does not parse
+     */
+    public PromptLossWeightSchedule promptLossWeightSchedule() {
+        return promptLossWeightSchedule == null ? null : PromptLossWeightSchedule.parse(promptLossWeightSchedule);
     }
 
     /**
@@ -184,12 +206,13 @@ public final class WeightedCausalLMOutputLayer extends RnnOutputLayer {
      */
     @Override
     public boolean equals(Object o) {
-        return o instanceof WeightedCausalLMOutputLayer && super.equals(o);
+        return o instanceof WeightedCausalLMOutputLayer other && super.equals(o)
+                && java.util.Objects.equals(promptLossWeightSchedule, other.promptLossWeightSchedule);
     }
 
     @Override
     public int hashCode() {
-        return 31 * super.hashCode() + 7;
+        return 31 * super.hashCode() + 7 + java.util.Objects.hashCode(promptLossWeightSchedule);
     }
 
     @Override
@@ -216,6 +239,7 @@ public final class WeightedCausalLMOutputLayer extends RnnOutputLayer {
     @SuppressWarnings("unchecked") // build() narrows Layer.Builder's generic <E extends Layer> E build()
     public static final class Builder extends BaseOutputLayer.Builder<Builder> {
         private RNNFormat rnnDataFormat;
+        private PromptLossWeightSchedule schedule;
 
         /** PLW {@value LossWeightedCausalLM#DEFAULT_PROMPT_LOSS_WEIGHT}: the full-sequence loss. */
         public Builder() {
@@ -248,6 +272,20 @@ public final class WeightedCausalLMOutputLayer extends RnnOutputLayer {
          */
         public Builder promptLossWeight(double promptLossWeight) {
             return lossFunction(checkedLoss(lossFn).withPromptLossWeight(promptLossWeight));
+        }
+
+        /**
+         * A PLW that changes during training: the built layer's loss has PLW {@code schedule.at(0)}, and a
+         * {@link PromptLossWeightListener} on the network sets it to {@code schedule.at(step)} before every
+         * update ({@code step} = the network's iteration count). Without the listener the PLW stays
+         * {@code schedule.at(0)}.
+         *
+         * @param schedule the schedule; null: a fixed PLW (the loss's)
+         * @return this builder
+         */
+        public Builder promptLossWeightSchedule(PromptLossWeightSchedule schedule) {
+            this.schedule = schedule;
+            return this;
         }
 
         /**
