@@ -17,6 +17,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.nd4j.shade.jackson.annotation.JsonInclude;
 import org.nd4j.shade.jackson.annotation.JsonProperty;
 import org.plw4j.PromptLossWeightSchedule;
 
@@ -82,8 +83,12 @@ import org.plw4j.PromptLossWeightSchedule;
 public final class WeightedCausalLMOutputLayer extends RnnOutputLayer {
     private static final long serialVersionUID = 1L;
 
-    /** The text form of the PLW schedule that {@link PromptLossWeightListener} follows; null: none. */
+    /**
+     * The text form of the PLW schedule that {@link PromptLossWeightListener} follows; null: none (and then
+     * absent from the JSON, which stays that of a fixed-PLW layer).
+     */
     @JsonProperty("promptLossWeightSchedule")
+    @JsonInclude(JsonInclude.Include.NON_NULL)
     private String promptLossWeightSchedule;
 
     /** For JSON deserialisation and {@link #clone()}; use the {@link Builder}. */
