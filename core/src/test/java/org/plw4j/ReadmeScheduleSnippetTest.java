@@ -7,7 +7,6 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.plw4j.dl4j.ReadmeCheck;
 
 /**
  * The README's custom-loop schedule snippet (after {@code <!-- snippet:schedule -->}) is the code below and
@@ -39,7 +38,7 @@ class ReadmeScheduleSnippetTest {
 
     @Test
     void readmeSnippetIsTheCodeAbove() throws IOException {
-        ReadmeCheck.assertReadmeBlockIsTheCode("<!-- snippet:schedule -->",
+        ReadmeSnippets.assertReadmeBlockIsTheCode("<!-- snippet:schedule -->",
                 "src/test/java/org/plw4j/ReadmeScheduleSnippetTest.java");
     }
 }

@@ -193,15 +193,6 @@ public final class LossWeightedCausalLM implements ILossFunction {
         return normalization;
     }
 
-    /**
-     * @param promptLossWeight the weight of prompt tokens in {@code [0, 1]}
-     * @return a loss with that PLW and every other setting of this one
-     * @throws IllegalArgumentException if {@code promptLossWeight} is NaN or outside {@code [0, 1]}
-     */
-    public LossWeightedCausalLM withPromptLossWeight(double promptLossWeight) {
-        return new LossWeightedCausalLM(promptLossWeight, ignoreIndex, normalization);
-    }
-
     /** @return the ND4J loss this adapter delegates to: this normalisation, PLW and ignore index, NWC, shift off */
     public WeightedCausalLMLoss asWeightedCausalLMLoss() {
         return WeightedCausalLMLoss.withDefaults().withPromptLossWeight(promptLossWeight)

@@ -39,7 +39,7 @@ import org.plw4j.WeightedCausalLMLoss;
  * schedule and step survive a JSON and a {@code ModelSerializer} round trip. Expected PLWs come from the
  * schedule's formula ({@code linear(1, 0, 4)}: {@code 1 - t/4}, exact in binary); the expected score of an
  * update is plw4j's weighted mean with that PLW on the network's output before the update (SPEC section 4),
- * 1e-6 relative (float logits, different summation order; as in {@link ReadmeCheck}).
+ * 1e-6 relative (float logits, different summation order; as in {@link org.plw4j.ReadmeSnippets}).
  */
 class PromptLossWeightListenerTest {
     private static final int V = 20;

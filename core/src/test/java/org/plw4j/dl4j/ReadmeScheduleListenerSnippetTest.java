@@ -23,6 +23,7 @@ import org.plw4j.LogitsLayout;
 import org.plw4j.Padding;
 import org.plw4j.PromptCompletionMask;
 import org.plw4j.PromptLossWeightSchedule;
+import org.plw4j.ReadmeSnippets;
 
 /**
  * The README's DL4J schedule snippet (after {@code <!-- snippet:dl4j-schedule -->}) is the code below and
@@ -71,7 +72,7 @@ class ReadmeScheduleListenerSnippetTest {
 
     @Test
     void readmeSnippetIsTheCodeAbove() throws IOException {
-        ReadmeCheck.assertReadmeBlockIsTheCode("<!-- snippet:dl4j-schedule -->",
+        ReadmeSnippets.assertReadmeBlockIsTheCode("<!-- snippet:dl4j-schedule -->",
                 "src/test/java/org/plw4j/dl4j/ReadmeScheduleListenerSnippetTest.java");
     }
 }
