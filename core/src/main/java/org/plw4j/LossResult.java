@@ -8,9 +8,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * The result of one {@link WeightedCausalLMLoss} computation: the loss in the chosen normalisation,
  * the prompt/completion metrics of SPEC section 5, the per-token losses and, from
  * {@code computeWithGradient}, the gradient with respect to the logits. Immutable apart from the
- * gradient array, which belongs to the caller. Thread-safe.
+ * gradient array, which belongs to the caller. Thread-safe. The fused linear path's
+ * {@link LinearLossResult} adds the gradients with respect to the hidden states and the weight.
  */
-public final class LossResult {
+public sealed class LossResult permits LinearLossResult {
     private final double loss;
     private final Normalization normalization;
     private final double denominator;
@@ -32,6 +33,11 @@ public final class LossResult {
         this.length = length;
         this.gradient = gradient;
         this.kernel = kernel;
+    }
+
+    /** A copy of {@code r}'s fields, for {@link LinearLossResult}. */
+    LossResult(LossResult r) {
+        this(r.loss, r.normalization, r.denominator, r.summary, r.perToken, r.batch, r.length, r.gradient, r.kernel);
     }
 
     /**
@@ -121,6 +127,7 @@ public final class LossResult {
     /**
      * @return the gradient of {@link #loss()} with respect to the logits, in the logits' shape, layout and
      *         dtype (the logits array itself after an in-place computation), or null from {@code compute}
+     *         and from the fused linear path (which never materialises the logits)
      */
     public INDArray gradient() {
         return gradient;

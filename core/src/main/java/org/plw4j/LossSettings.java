@@ -4,6 +4,7 @@ import java.util.Locale;
 import org.plw4j.kernel.Backends;
 import org.plw4j.kernel.LossExtensions;
 import org.plw4j.kernel.LossKernel;
+import org.plw4j.kernel.ReferenceKernel;
 
 /**
  * The whole configuration of a {@link WeightedCausalLMLoss}, as one immutable value: the loss's
@@ -19,51 +20,58 @@ import org.plw4j.kernel.LossKernel;
  * @param ignoreIndex a target id equal to it is ignored
  * @param kernel the kernel, or null for the one {@code plw4j.backend} selects at call time
  * @param extensions label smoothing, z-loss and soft-cap (SPEC section 7)
+ * @param linear the fused linear path's chunk budget and treatment of rows of weight 0
  */
 record LossSettings(double promptLossWeight, Normalization normalization, double globalDenominator,
-        LogitsLayout layout, boolean shift, int ignoreIndex, LossKernel kernel, LossExtensions extensions) {
+        LogitsLayout layout, boolean shift, int ignoreIndex, LossKernel kernel, LossExtensions extensions,
+        LinearCrossEntropy.Options linear) {
 
     /** PLW 1, WEIGHTED_MEAN, NWC, shift on, ignore index -100, the selected backend, no extension. */
     static final LossSettings DEFAULTS = new LossSettings(1.0, Normalization.WEIGHTED_MEAN, Double.NaN,
-            LogitsLayout.NWC, true, -100, null, LossExtensions.NONE);
+            LogitsLayout.NWC, true, -100, null, LossExtensions.NONE, LinearCrossEntropy.Options.DEFAULTS);
 
     LossSettings withPromptLossWeight(double plw) {
-        return new LossSettings(plw, normalization, globalDenominator, layout, shift, ignoreIndex, kernel, extensions);
+        return new LossSettings(plw, normalization, globalDenominator, layout, shift, ignoreIndex, kernel, extensions, linear);
     }
 
     /** A mode without a value of its own: the global denominator is cleared to NaN. */
     LossSettings withNormalization(Normalization mode) {
-        return new LossSettings(promptLossWeight, mode, Double.NaN, layout, shift, ignoreIndex, kernel, extensions);
+        return new LossSettings(promptLossWeight, mode, Double.NaN, layout, shift, ignoreIndex, kernel, extensions, linear);
     }
 
     LossSettings withGlobalDenominator(double d) {
         return new LossSettings(promptLossWeight, Normalization.GLOBAL_DENOMINATOR, d, layout, shift, ignoreIndex,
-                kernel, extensions);
+                kernel, extensions, linear);
     }
 
     LossSettings withLayout(LogitsLayout l) {
         return new LossSettings(promptLossWeight, normalization, globalDenominator, l, shift, ignoreIndex, kernel,
-                extensions);
+                extensions, linear);
     }
 
     LossSettings withShift(boolean s) {
         return new LossSettings(promptLossWeight, normalization, globalDenominator, layout, s, ignoreIndex, kernel,
-                extensions);
+                extensions, linear);
     }
 
     LossSettings withIgnoreIndex(int index) {
         return new LossSettings(promptLossWeight, normalization, globalDenominator, layout, shift, index, kernel,
-                extensions);
+                extensions, linear);
     }
 
     LossSettings withKernel(LossKernel k) {
         return new LossSettings(promptLossWeight, normalization, globalDenominator, layout, shift, ignoreIndex, k,
-                extensions);
+                extensions, linear);
     }
 
     LossSettings withExtensions(LossExtensions e) {
         return new LossSettings(promptLossWeight, normalization, globalDenominator, layout, shift, ignoreIndex, kernel,
-                e);
+                e, linear);
+    }
+
+    LossSettings withLinear(LinearCrossEntropy.Options l) {
+        return new LossSettings(promptLossWeight, normalization, globalDenominator, layout, shift, ignoreIndex, kernel,
+                extensions, l);
     }
 
     /** @return the kernel given, or the one {@code plw4j.backend} selects now */
@@ -71,14 +79,24 @@ record LossSettings(double promptLossWeight, Normalization normalization, double
         return kernel != null ? kernel : Backends.selected();
     }
 
+    /**
+     * @return the kernel that runs a problem with these settings: the resolved one, or the reference kernel
+     *         when an extension is on and the resolved kernel does not implement the extensions
+     */
+    LossKernel problemKernel() {
+        LossKernel k = resolvedKernel();
+        return extensions.any() && !k.supportsExtensions() ? ReferenceKernel.INSTANCE : k;
+    }
+
     @Override
     public String toString() {
         return String.format(Locale.ROOT,
                 "WeightedCausalLMLoss[plw=%s, normalization=%s%s, layout=%s, shift=%s, ignoreIndex=%d, kernel=%s,"
-                        + " labelSmoothing=%s, zLoss=%s, logitSoftCap=%s]",
+                        + " labelSmoothing=%s, zLoss=%s, logitSoftCap=%s, chunkBytes=%s, zeroWeightRows=%s]",
                 promptLossWeight, normalization,
                 normalization == Normalization.GLOBAL_DENOMINATOR ? "(" + globalDenominator + ")" : "", layout, shift,
                 ignoreIndex, kernel == null ? System.getProperty(Backends.PROPERTY, "auto") : kernel.name(),
-                extensions.labelSmoothing(), extensions.zLoss(), extensions.softCap());
+                extensions.labelSmoothing(), extensions.zLoss(), extensions.softCap(),
+                linear.chunkBytes() == 0 ? "derived" : linear.chunkBytes(), linear.zeroWeightRows());
     }
 }

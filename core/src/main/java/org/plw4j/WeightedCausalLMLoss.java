@@ -333,6 +333,169 @@ public final class WeightedCausalLMLoss {
         return run(logits, inputIds, mask, Mode.GRADIENT, gradientOut);
     }
 
+    /**
+     * The fused linear path's memory budget: positions are processed in chunks of
+     * {@code floor(bytes / ((V + 2H) * e))} rows ({@code e} the element size), each through one chunk buffer of
+     * logits {@code [rows, V]} and two of hidden rows {@code [rows, H]}, reused from chunk to chunk. By default the
+     * budget is derived from the problem: the materialised logits' bytes {@code B*N*V*e} over 32, at most 64 MiB,
+     * at least one row (see benchmarks/RESULTS.md for the speed and memory of each choice).
+     *
+     * @param bytes the budget, &gt; 0; a call whose budget holds less than one row is rejected
+     * @return a copy with that budget
+     * @throws IllegalArgumentException if {@code bytes <= 0}
+     */
+    public WeightedCausalLMLoss withChunkBytes(long bytes) {
+        if (bytes <= 0) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "chunkBytes must be > 0, was %d", bytes));
+        }
+        return new WeightedCausalLMLoss(settings.withLinear(
+                new LinearCrossEntropy.Options(bytes, settings.linear().zeroWeightRows())));
+    }
+
+    /**
+     * Whether the fused linear path computes the logits of targets of weight 0 (e.g. the prompt at PLW 0) for the
+     * metrics ({@link ZeroWeightRows#MEASURED}, the default) or skips them ({@link ZeroWeightRows#SKIPPED}: their
+     * metrics absent, the loss and gradients unchanged). The logits path always measures them.
+     *
+     * @param mode the treatment of rows of weight 0
+     * @return a copy with that mode
+     * @throws IllegalArgumentException if {@code mode} is null
+     */
+    public WeightedCausalLMLoss withZeroWeightRows(ZeroWeightRows mode) {
+        if (mode == null) {
+            throw new IllegalArgumentException("zeroWeightRows must not be null");
+        }
+        return new WeightedCausalLMLoss(settings.withLinear(
+                new LinearCrossEntropy.Options(settings.linear().chunkBytes(), mode)));
+    }
+
+    /** @return the fused linear path's chunk budget in bytes, or 0 when it is derived from each problem */
+    public long chunkBytes() {
+        return settings.linear().chunkBytes();
+    }
+
+    /** @return the fused linear path's treatment of rows of weight 0 */
+    public ZeroWeightRows zeroWeightRows() {
+        return settings.linear().zeroWeightRows();
+    }
+
+    /**
+     * The loss and metrics of the logits {@code z = hidden * weight^T} without materialising them (the fused
+     * linear cross-entropy): positions are processed in chunks (see {@link #withChunkBytes}), each chunk's logits
+     * formed by one BLAS GEMM into a reused buffer and reduced there by the row kernel. PLW, normalisation, shift,
+     * ignore index and the extensions are those of {@link #compute}; the layout setting does not apply.
+     *
+     * <pre>{@code
+     * LossResult r = loss.computeFromHidden(hidden, lmHead, inputIds, mask);   // hidden [B, N, H], lmHead [V, H]
+     * }</pre>
+     *
+     * @param hidden the last hidden states {@code [B, N, H]}, FLOAT or DOUBLE, any strides
+     * @param weight the output projection {@code [V, H]} (the {@code nn.Linear} / Hugging Face {@code lm_head.weight}
+     *               layout) with the hidden states' dtype, any strides: DL4J's {@code W [H, V]} is passed as
+     *               {@code W.transpose()}, a view read in place
+     * @param inputIds {@code [B, N]} token ids, as in {@link #compute}
+     * @param mask roles (or explicit weights) of the input positions, as in {@link #compute}
+     * @return the result; {@link LossResult#gradient()} is null
+     * @throws IllegalArgumentException on a wrong rank, an H or V mismatch, mismatched B or N, a dtype other than
+     *                                  FLOAT/DOUBLE or differing between hidden and weight, a chunk budget below one
+     *                                  row, or a target id as rejected by {@link #compute}
+     */
+    public LossResult computeFromHidden(INDArray hidden, INDArray weight, INDArray inputIds, PromptCompletionMask mask) {
+        return LinearCrossEntropy.forward(settings, hidden, weight, null, inputIds, mask);
+    }
+
+    /**
+     * As {@link #computeFromHidden(INDArray, INDArray, INDArray, PromptCompletionMask)} with the logits
+     * {@code z = hidden * weight^T + bias}.
+     *
+     * @param hidden as in {@link #computeFromHidden(INDArray, INDArray, INDArray, PromptCompletionMask)}
+     * @param weight as there
+     * @param bias {@code [V]} (or {@code [1, V]}), the weight's dtype, or null for none
+     * @param inputIds as there
+     * @param mask as there
+     * @return the result
+     * @throws IllegalArgumentException as there, or if the bias is not a vector of length V of the weight's dtype
+     */
+    public LossResult computeFromHidden(INDArray hidden, INDArray weight, INDArray bias, INDArray inputIds,
+            PromptCompletionMask mask) {
+        return LinearCrossEntropy.forward(settings, hidden, weight, bias, inputIds, mask);
+    }
+
+    /**
+     * The loss, metrics and the gradients {@code dL/dhidden} and {@code dL/dweight} of the fused linear path,
+     * without the logits or their gradient ever being materialised: per chunk {@code Z = h_c * W^T}, the row kernel
+     * writes {@code G = dL/dZ} over {@code Z}, then {@code dH_c = G * W} and {@code dW += G^T * h_c} (BLAS GEMMs).
+     * Rows whose target weighs nothing never enter the two backward GEMMs; their hidden gradient is exactly 0.
+     * The gradients are new C-order arrays of the inputs' shapes and dtypes.
+     *
+     * <pre>{@code
+     * LinearLossResult r = loss.computeFromHiddenWithGradient(hidden, lmHead, inputIds, mask);
+     * INDArray dHidden = r.hiddenGradient();   // [B, N, H]
+     * INDArray dLmHead = r.weightGradient();   // [V, H]
+     * }</pre>
+     *
+     * @param hidden as in {@link #computeFromHidden(INDArray, INDArray, INDArray, PromptCompletionMask)}
+     * @param weight as there
+     * @param inputIds as there
+     * @param mask as there
+     * @return the result with {@link LinearLossResult#hiddenGradient()} and {@link LinearLossResult#weightGradient()}
+     * @throws IllegalArgumentException as there
+     */
+    public LinearLossResult computeFromHiddenWithGradient(INDArray hidden, INDArray weight, INDArray inputIds,
+            PromptCompletionMask mask) {
+        return LinearCrossEntropy.withGradient(settings, hidden, weight, null, inputIds, mask, null, null, null,
+                GradientMode.OVERWRITE);
+    }
+
+    /**
+     * As {@link #computeFromHiddenWithGradient(INDArray, INDArray, INDArray, PromptCompletionMask)} with a bias;
+     * the result also has {@link LinearLossResult#biasGradient()}.
+     *
+     * @param hidden as there
+     * @param weight as there
+     * @param bias as in {@link #computeFromHidden(INDArray, INDArray, INDArray, INDArray, PromptCompletionMask)}
+     * @param inputIds as there
+     * @param mask as there
+     * @return the result
+     * @throws IllegalArgumentException as there
+     */
+    public LinearLossResult computeFromHiddenWithGradient(INDArray hidden, INDArray weight, INDArray bias,
+            INDArray inputIds, PromptCompletionMask mask) {
+        return LinearCrossEntropy.withGradient(settings, hidden, weight, bias, inputIds, mask, null, null, null,
+                GradientMode.OVERWRITE);
+    }
+
+    /**
+     * As {@link #computeFromHiddenWithGradient(INDArray, INDArray, INDArray, INDArray, PromptCompletionMask)}, but
+     * the gradients go into caller-owned arrays (each may be null for a new array): the hidden gradient is
+     * overwritten; the weight and bias gradients are overwritten or, with {@link GradientMode#ACCUMULATE}, added
+     * to, so that the micro-batches of one step add up in one pair of arrays (use
+     * {@link #withGlobalDenominator} with the step's total weight). Nothing is written when the arguments are
+     * rejected.
+     *
+     * @param hidden as there
+     * @param weight as there
+     * @param bias as there, or null
+     * @param inputIds as there
+     * @param mask as there
+     * @param hiddenGradientOut null, or an array of the hidden states' shape and dtype, any strides
+     * @param weightGradientOut null, or an array of the weight's shape and dtype, any strides (DL4J's gradient view
+     *                          of {@code W} passed as its transpose)
+     * @param biasGradientOut null, or an array of the bias's shape and dtype; must be null without a bias
+     * @param gradientMode OVERWRITE or ACCUMULATE
+     * @return the result, whose gradient accessors return the given arrays
+     * @throws IllegalArgumentException as there, or if a gradient array has another shape or dtype than its input,
+     *                                  has overlapping elements (a stride of 0 on a dimension of size &gt; 1), shares
+     *                                  memory with an input or another gradient array, or if {@code gradientMode} is
+     *                                  null
+     */
+    public LinearLossResult computeFromHiddenWithGradient(INDArray hidden, INDArray weight, INDArray bias,
+            INDArray inputIds, PromptCompletionMask mask, INDArray hiddenGradientOut, INDArray weightGradientOut,
+            INDArray biasGradientOut, GradientMode gradientMode) {
+        return LinearCrossEntropy.withGradient(settings, hidden, weight, bias, inputIds, mask, hiddenGradientOut,
+                weightGradientOut, biasGradientOut, gradientMode);
+    }
+
     private enum Mode {
         FORWARD, GRADIENT, IN_PLACE
     }
@@ -404,10 +567,7 @@ public final class WeightedCausalLMLoss {
         long[] ids = Nd4jArrays.integral(inputIds, "inputIds");
         TokenPlan plan = TokenPlan.build(ids, mask, b, n, v, settings, mode != Mode.FORWARD, inputIds.shape());
 
-        LossKernel k = kernel();
-        if (settings.extensions().any() && !k.supportsExtensions()) {
-            k = ReferenceKernel.INSTANCE; // correct everywhere; fast kernels opt in
-        }
+        LossKernel k = settings.problemKernel();
         Nd4jArrays.View lv = Nd4jArrays.view(logits, "logits");
         long sB = lv.strides[0];
         long sT = layout == LogitsLayout.NWC ? lv.strides[1] : lv.strides[2];
