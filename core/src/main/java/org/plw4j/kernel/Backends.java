@@ -7,8 +7,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 
 /**
  * Chooses the kernel backend from the system property {@code plw4j.backend}:
@@ -24,7 +22,7 @@ import java.util.logging.Logger;
 public final class Backends {
     /** The system property that selects the backend. */
     public static final String PROPERTY = "plw4j.backend";
-    private static final Logger LOG = Logger.getLogger(Backends.class.getName());
+    private static final System.Logger LOG = System.getLogger(Backends.class.getName());
     private static volatile LossKernel autoChoice;
 
     private Backends() {
@@ -45,7 +43,7 @@ public final class Backends {
                 }
                 list.add(it.next());
             } catch (ServiceConfigurationError | LinkageError e) {
-                LOG.log(Level.WARNING, "plw4j: a kernel backend provider failed to load and is skipped", e);
+                LOG.log(System.Logger.Level.WARNING, "plw4j: a kernel backend provider failed to load and is skipped", e);
             }
         }
         list.sort(Comparator.comparingInt(LossKernelProvider::priority).reversed());
@@ -113,13 +111,13 @@ public final class Backends {
             String why = reason(p);
             if (why == null) {
                 LossKernel k = p.kernel();
-                LOG.info(() -> "plw4j: " + PROPERTY + "=auto chose the " + p.name() + " backend (" + k.name() + ")"
+                LOG.log(System.Logger.Level.INFO, () -> "plw4j: " + PROPERTY + "=auto chose the " + p.name() + " backend (" + k.name() + ")"
                         + (skipped.length() > 0 ? "; skipped " + skipped : ""));
                 return k;
             }
             skipped.append(p.name()).append(": ").append(why).append("; ");
         }
-        LOG.info("plw4j: no backend provider usable, using the reference kernel");
+        LOG.log(System.Logger.Level.INFO, "plw4j: no backend provider usable, using the reference kernel");
         return ReferenceKernel.INSTANCE;
     }
 }

@@ -88,17 +88,17 @@ public final class LossProblem {
     }
 
     /** @return element index of logit (0,0,0) */
-    public long offset() {
+    long offset() {
         return offset;
     }
 
     /** @return stride of the batch dimension, in elements */
-    public long strideB() {
+    long strideB() {
         return strideB;
     }
 
     /** @return stride of the time dimension, in elements */
-    public long strideT() {
+    long strideT() {
         return strideT;
     }
 
@@ -137,17 +137,17 @@ public final class LossProblem {
     }
 
     /** @return element index of gradient (0,0,0) */
-    public long gOffset() {
+    long gOffset() {
         return gOffset;
     }
 
     /** @return gradient stride of the batch dimension */
-    public long gStrideB() {
+    long gStrideB() {
         return gStrideB;
     }
 
     /** @return gradient stride of the time dimension */
-    public long gStrideT() {
+    long gStrideT() {
         return gStrideT;
     }
 

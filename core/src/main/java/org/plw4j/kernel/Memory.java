@@ -1,7 +1,11 @@
 package org.plw4j.kernel;
 
+import java.nio.Buffer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
 import java.util.Objects;
 
 /**
@@ -71,7 +75,7 @@ public abstract class Memory {
      * @param off first index in {@code dst}
      * @param n number of elements
      */
-    public void readDoubles(long start, long stride, double[] dst, int off, int n) {
+    void readDoubles(long start, long stride, double[] dst, int off, int n) {
         for (int k = 0; k < n; k++) {
             dst[off + k] = get(start + k * stride);
         }
@@ -101,7 +105,7 @@ public abstract class Memory {
      * @param off first index in {@code src}
      * @param n number of elements
      */
-    public void writeDoubles(long start, long stride, double[] src, int off, int n) {
+    void writeDoubles(long start, long stride, double[] src, int off, int n) {
         for (int k = 0; k < n; k++) {
             set(start + k * stride, src[off + k]);
         }
@@ -247,6 +251,11 @@ public abstract class Memory {
             this.a = a;
         }
 
+        /** @return the backing array */
+        double[] array() {
+            return a;
+        }
+
         @Override
         public double get(long i) {
             return a[Math.toIntExact(i)];
@@ -258,7 +267,7 @@ public abstract class Memory {
         }
 
         @Override
-        public void readDoubles(long start, long stride, double[] dst, int off, int n) {
+        void readDoubles(long start, long stride, double[] dst, int off, int n) {
             if (stride == 1) {
                 System.arraycopy(a, Math.toIntExact(start), dst, off, n);
             } else {
@@ -267,7 +276,7 @@ public abstract class Memory {
         }
 
         @Override
-        public void writeDoubles(long start, long stride, double[] src, int off, int n) {
+        void writeDoubles(long start, long stride, double[] src, int off, int n) {
             if (stride == 1) {
                 System.arraycopy(src, off, a, Math.toIntExact(start), n);
             } else {
@@ -311,11 +320,9 @@ public abstract class Memory {
     static final class BufferMemory extends Memory {
         private final ByteBuffer[] windows;
         /** Typed views of the windows, made once: a view per bulk call allocated ~50 bytes per row read. */
-        private final java.nio.Buffer[] views;
+        private final Buffer[] views;
         private final long windowElements;
         private final int bytes;
-        private final boolean bf16;
-
         BufferMemory(ElementType type, long length, long windowElements, ByteBuffer... windows) {
             super(type, length);
             if (windowElements <= 0) {
@@ -342,24 +349,11 @@ public abstract class Memory {
             if (cap < length) {
                 throw new IllegalArgumentException("windows hold " + cap + " elements, fewer than length " + length);
             }
-            this.bf16 = type == ElementType.BFLOAT16;
-            this.views = new java.nio.Buffer[this.windows.length];
+            this.views = new Buffer[this.windows.length];
             for (int w = 0; w < views.length; w++) {
                 ByteBuffer d = this.windows[w];
                 views[w] = bytes == 4 ? d.asFloatBuffer() : bytes == 8 ? d.asDoubleBuffer() : d.asShortBuffer();
             }
-        }
-
-        private java.nio.FloatBuffer floats(long i) {
-            return (java.nio.FloatBuffer) views[(int) (i / windowElements)];
-        }
-
-        private java.nio.DoubleBuffer doubles(long i) {
-            return (java.nio.DoubleBuffer) views[(int) (i / windowElements)];
-        }
-
-        private java.nio.ShortBuffer shorts(long i) {
-            return (java.nio.ShortBuffer) views[(int) (i / windowElements)];
         }
 
         private ByteBuffer win(long i) {
@@ -406,30 +400,40 @@ public abstract class Memory {
             }
         }
 
-        /** Largest run starting at i that stays inside one window. */
-        private int runInWindow(long i, int n) {
-            long left = windowElements - (i % windowElements);
-            return (int) Math.min(n, left);
-        }
-
-        @Override
-        public void readFloats(long start, long stride, float[] dst, int off, int n) {
-            if (stride != 1 || type() == ElementType.FLOAT64) {
-                super.readFloats(start, stride, dst, off, n);
-                return;
-            }
+        /**
+         * Copies {@code n} elements between element {@code start} of this memory and {@code array[off ..]}
+         * ({@code float[]} for FLOAT32, {@code double[]} for FLOAT64, {@code short[]} for the 16-bit types,
+         * the raw bits): one bulk get or put for each window the range crosses.
+         */
+        private void copy(long start, Object array, int off, int n, boolean write) {
             int done = 0;
             while (done < n) {
                 long i = start + done;
-                int run = runInWindow(i, n - done);
-                ByteBuffer b = win(i);
-                int p = pos(i);
-                if (type() == ElementType.FLOAT32) {
-                    floats(i).get(p / 4, dst, off + done, run);
+                int window = (int) (i / windowElements);
+                int index = (int) (i % windowElements);
+                int run = (int) Math.min(n - done, windowElements - index);
+                Buffer view = views[window];
+                int at = off + done;
+                if (array instanceof float[] f) {
+                    FloatBuffer b = (FloatBuffer) view;
+                    if (write) {
+                        b.put(index, f, at, run);
+                    } else {
+                        b.get(index, f, at, run);
+                    }
+                } else if (array instanceof double[] d) {
+                    DoubleBuffer b = (DoubleBuffer) view;
+                    if (write) {
+                        b.put(index, d, at, run);
+                    } else {
+                        b.get(index, d, at, run);
+                    }
                 } else {
-                    for (int k = 0; k < run; k++) {
-                        short s = b.getShort(p + 2 * k);
-                        dst[off + done + k] = bf16 ? Half.bf16ToFloat(s) : Half.fp16ToFloat(s);
+                    ShortBuffer b = (ShortBuffer) view;
+                    if (write) {
+                        b.put(index, (short[]) array, at, run);
+                    } else {
+                        b.get(index, (short[]) array, at, run);
                     }
                 }
                 done += run;
@@ -437,77 +441,56 @@ public abstract class Memory {
         }
 
         @Override
+        public void readFloats(long start, long stride, float[] dst, int off, int n) {
+            if (stride == 1 && type() == ElementType.FLOAT32) {
+                copy(start, dst, off, n, false);
+            } else {
+                super.readFloats(start, stride, dst, off, n);
+            }
+        }
+
+        @Override
         public void writeFloats(long start, long stride, float[] src, int off, int n) {
-            if (stride != 1 || type() != ElementType.FLOAT32) {
+            if (stride == 1 && type() == ElementType.FLOAT32) {
+                copy(start, src, off, n, true);
+            } else {
                 super.writeFloats(start, stride, src, off, n);
-                return;
-            }
-            int done = 0;
-            while (done < n) {
-                long i = start + done;
-                int run = runInWindow(i, n - done);
-                floats(i).put(pos(i) / 4, src, off + done, run);
-                done += run;
             }
         }
 
         @Override
-        public void readDoubles(long start, long stride, double[] dst, int off, int n) {
-            if (stride != 1 || type() != ElementType.FLOAT64) {
+        void readDoubles(long start, long stride, double[] dst, int off, int n) {
+            if (stride == 1 && type() == ElementType.FLOAT64) {
+                copy(start, dst, off, n, false);
+            } else {
                 super.readDoubles(start, stride, dst, off, n);
-                return;
-            }
-            int done = 0;
-            while (done < n) {
-                long i = start + done;
-                int run = runInWindow(i, n - done);
-                doubles(i).get(pos(i) / 8, dst, off + done, run);
-                done += run;
             }
         }
 
         @Override
-        public void writeDoubles(long start, long stride, double[] src, int off, int n) {
-            if (stride != 1 || type() != ElementType.FLOAT64) {
+        void writeDoubles(long start, long stride, double[] src, int off, int n) {
+            if (stride == 1 && type() == ElementType.FLOAT64) {
+                copy(start, src, off, n, true);
+            } else {
                 super.writeDoubles(start, stride, src, off, n);
-                return;
-            }
-            int done = 0;
-            while (done < n) {
-                long i = start + done;
-                int run = runInWindow(i, n - done);
-                doubles(i).put(pos(i) / 8, src, off + done, run);
-                done += run;
             }
         }
 
         @Override
         public void readShorts(long start, short[] dst, int off, int n) {
-            if (bytes != 2) {
+            if (bytes == 2) {
+                copy(start, dst, off, n, false);
+            } else {
                 super.readShorts(start, dst, off, n);
-                return;
-            }
-            int done = 0;
-            while (done < n) {
-                long i = start + done;
-                int run = runInWindow(i, n - done);
-                shorts(i).get(pos(i) / 2, dst, off + done, run);
-                done += run;
             }
         }
 
         @Override
         public void writeShorts(long start, short[] src, int off, int n) {
-            if (bytes != 2) {
+            if (bytes == 2) {
+                copy(start, src, off, n, true);
+            } else {
                 super.writeShorts(start, src, off, n);
-                return;
-            }
-            int done = 0;
-            while (done < n) {
-                long i = start + done;
-                int run = runInWindow(i, n - done);
-                shorts(i).put(pos(i) / 2, src, off + done, run);
-                done += run;
             }
         }
     }

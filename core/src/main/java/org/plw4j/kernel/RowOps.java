@@ -1,8 +1,5 @@
 package org.plw4j.kernel;
 
-import java.util.logging.Level;
-import java.util.logging.Logger;
-
 /**
  * The inner loops of {@link FusedCpuKernel} over heap arrays: one vocabulary row at a time (NWC and
  * general strides), or a tile of time steps side by side (NCW, one lane per time step). Two
@@ -19,7 +16,7 @@ import java.util.logging.Logger;
  * per lane, then accumulated in double.
  */
 abstract class RowOps {
-    private static final Logger LOG = Logger.getLogger(FusedCpuKernel.class.getName());
+    static final System.Logger LOG = System.getLogger(FusedCpuKernel.class.getName());
     /** System property: {@code false} forces the scalar path even when the Vector API is available. */
     static final String VECTOR_PROPERTY = "plw4j.vector";
     static final String VECTOR_MODULE = "jdk.incubator.vector";
@@ -36,9 +33,8 @@ abstract class RowOps {
     /**
      * The operations one kernel call should use now: this instance, except for the Vector API
      * implementation while its code is still interpreted. Until C2 has compiled them (a few thousand calls),
-     * Vector API operations run through their Java fallbacks, 100 times slower or worse than scalar code:
-     * measured here, the first fused forward of a (4, 512, 32000) batch took 2.6 s instead of 26 ms, and
-     * small problems stayed that slow for hundreds of calls. So {@code VectorRowOps} answers with a scalar
+     * Vector API operations run through their Java fallbacks, 100 times slower or worse than scalar code,
+     * for the first calls and, on small problems, for hundreds of calls (benchmarks/RESULTS.md). So {@code VectorRowOps} answers with a scalar
      * twin that sums in the same lane order (bitwise the same results) and compiles its own code on a
      * background thread; once that is done, calls get the vector code. Disabled (the vector code from the
      * first call) by the system property {@value #WARMUP_PROPERTY}{@code =false}.
@@ -189,11 +185,12 @@ abstract class RowOps {
         private static RowOps choose() {
             String prop = System.getProperty(VECTOR_PROPERTY, "true").trim();
             if (prop.equalsIgnoreCase("false")) {
-                LOG.info(() -> "plw4j: fused CPU kernel uses its scalar path (" + VECTOR_PROPERTY + "=false)");
+                LOG.log(System.Logger.Level.INFO, () -> "plw4j: fused CPU kernel uses its scalar path (" + VECTOR_PROPERTY
+                        + "=false)");
                 return new ScalarRowOps();
             }
             if (ModuleLayer.boot().findModule(VECTOR_MODULE).isEmpty()) {
-                LOG.info("plw4j: the JDK module " + VECTOR_MODULE + " is not resolved, so the fused CPU kernel"
+                LOG.log(System.Logger.Level.INFO, "plw4j: the JDK module " + VECTOR_MODULE + " is not resolved, so the fused CPU kernel"
                         + " uses its scalar path (several times slower). Start the JVM with --add-modules "
                         + VECTOR_MODULE + " to enable the Vector API path.");
                 return new ScalarRowOps();
@@ -201,10 +198,11 @@ abstract class RowOps {
             try {
                 RowOps ops = (RowOps) Class.forName("org.plw4j.kernel.VectorRowOps").getDeclaredConstructor()
                         .newInstance();
-                LOG.info(() -> "plw4j: fused CPU kernel uses the Vector API path, " + ops.describe());
+                LOG.log(System.Logger.Level.INFO, () -> "plw4j: fused CPU kernel uses the Vector API path, "
+                        + ops.describe());
                 return ops;
             } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
-                LOG.log(Level.WARNING, "plw4j: the Vector API path of the fused CPU kernel failed to load; using the"
+                LOG.log(System.Logger.Level.WARNING, "plw4j: the Vector API path of the fused CPU kernel failed to load; using the"
                         + " scalar path", e);
                 return new ScalarRowOps();
             }

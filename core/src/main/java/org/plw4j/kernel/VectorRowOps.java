@@ -25,13 +25,12 @@ import jdk.incubator.vector.VectorSpecies;
  * The Vector API's own methods are force-inlined, but a helper of ours is inlined only while C2's
  * heuristics allow: past its node budget (a big caller such as the kernel's row loop, into which the
  * whole row is inlined) or at a call site it deems cold once the helper has its own compiled code
- * ("already compiled into a medium method"), the call stays and every vector crossing it is boxed. That
- * happened here on JDK 17, depending on compilation order: up to 15 bytes allocated per logit and 10x
- * slower. So no method of ours takes or returns a vector: the exponential is written out in each loop
+ * ("already compiled into a medium method"), the call stays and every vector crossing it is boxed: on
+ * JDK 17, depending on compilation order, up to 15 bytes allocated per logit and 10x slower. So no
+ * method of ours takes or returns a vector: the exponential is written out in each loop
  * (the same operations as {@link FastExp#expf(float)}, checked bitwise by the tests), and running sums
  * go through a small array (load, add, store: no vector phi at a loop exit, which C2 also boxed at
- * times), which costs nothing measurable next to the exponential. Measured here (Zen 5, AVX-512,
- * JDK 17): exp + sum at about 5 G elements/s per thread, no allocation.
+ * times), which costs nothing measurable next to the exponential (speeds in benchmarks/RESULTS.md).
  */
 final class VectorRowOps extends RowOps {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -49,9 +48,8 @@ final class VectorRowOps extends RowOps {
      * The bits of {@link FastExp#X_MIN_F}. For {@code x <= 0} (not NaN), {@code x < X_MIN} exactly when the
      * bits of {@code x} with the sign bit set, read as a signed int, exceed these (the magnitude grows with the
      * int for negative floats; {@code +0} becomes {@code -0}, whose exponential is the same 1). So the clamp
-     * {@code max(x, X_MIN)} is one OR and one signed integer MIN on the bits, measured here (Zen 5, JDK 17
-     * and 25) about 20 % faster per exponential than the compare and blend it replaces, with bitwise the
-     * same result for every {@code x <= 0}, {@code -Inf} included. The row callers guarantee {@code x <= 0}:
+     * {@code max(x, X_MIN)} is one OR and one signed integer MIN on the bits, about 20 % faster per
+     * exponential than a compare and blend (benchmarks/RESULTS.md), with bitwise the same result for every {@code x <= 0}, {@code -Inf} included. The row callers guarantee {@code x <= 0}:
      * their shift is the row's finite maximum, NaN rows never reach the exponential; NCW tiles keep the
      * compare and blend, since their lanes may hold NaN.
      */
@@ -117,7 +115,7 @@ final class VectorRowOps extends RowOps {
     /**
      * Compiles the vector code before calls use it (see {@link RowOps#forCall()}): one daemon thread calls
      * every operation {@value #CALLS} times on rows of {@value #ROW} elements (a full fp32 block and a
-     * tail; C2 compiled them after about 4 000 calls here, 1.5 to 3 s on one thread), then lets calls switch.
+     * tail; C2 compiles them after a few thousand calls, seconds on one thread), then lets calls switch.
      */
     static final class Warmup {
         static final int CALLS = 12_000;
@@ -148,14 +146,12 @@ final class VectorRowOps extends RowOps {
             try {
                 exercise(new VectorRowOps(), CALLS);
             } catch (RuntimeException | Error e) {
-                java.util.logging.Logger.getLogger(FusedCpuKernel.class.getName()).log(java.util.logging.Level.FINE,
-                        "plw4j: vector warm-up failed", e);
+                LOG.log(System.Logger.Level.DEBUG, "plw4j: vector warm-up failed", e);
             } finally {
                 done = true;
             }
             long ms = (System.nanoTime() - t0) / 1_000_000;
-            java.util.logging.Logger.getLogger(FusedCpuKernel.class.getName())
-                    .fine(() -> "plw4j: vector code warmed up in " + ms + " ms");
+            LOG.log(System.Logger.Level.DEBUG, () -> "plw4j: vector code warmed up in " + ms + " ms");
         }
 
         static void exercise(VectorRowOps ops, int calls) {

@@ -6,7 +6,6 @@ import java.nio.ShortBuffer;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.logging.Logger;
 import org.plw4j.kernel.Backends;
 import org.plw4j.kernel.Half;
 import org.plw4j.kernel.LossKernel;
@@ -42,7 +41,7 @@ public final class CudaLossKernel implements LossKernel {
     public static final String STAGING_PROPERTY = "plw4j.cuda.stagingBytes";
     private static final long DEFAULT_STAGING = 128L << 20;
     private static final long MAX_ROW_BYTES = 1L << 30;
-    private static final Logger LOG = Logger.getLogger(CudaLossKernel.class.getName());
+    private static final System.Logger LOG = System.getLogger(CudaLossKernel.class.getName());
     private static final int META_BYTES_PER_ROW = 8 + 4 + 4 + 4;   // loss, target, scale, arg
 
     private final CudaKernels kernels;
@@ -148,7 +147,7 @@ public final class CudaLossKernel implements LossKernel {
         if (k == null) {
             k = Backends.byName("cpu");
             hostKernel = k;
-            LOG.info("plw4j: the cuda backend runs FLOAT64 logits on the cpu kernel ("
+            LOG.log(System.Logger.Level.INFO, "plw4j: the cuda backend runs FLOAT64 logits on the cpu kernel ("
                     + "the GPU kernels read FLOAT32, BFLOAT16 and FLOAT16)");
         }
         return k;
@@ -342,7 +341,8 @@ public final class CudaLossKernel implements LossKernel {
                     try {
                         ws.stream.synchronize();
                     } catch (RuntimeException e) {
-                        LOG.fine(() -> "plw4j: error while draining the stream after a failure: " + e);
+                        LOG.log(System.Logger.Level.DEBUG,
+                                () -> "plw4j: error while draining the stream after a failure: " + e);
                     }
                 }
                 for (Gpu.Event e : done) {

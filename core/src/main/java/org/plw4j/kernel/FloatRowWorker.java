@@ -1,0 +1,95 @@
+package org.plw4j.kernel;
+
+import java.util.Arrays;
+
+/**
+ * Rows of fp32, fp16 and bf16 logits, computed in fp32: the row is read in place (heap fp32 logits with
+ * a contiguous vocabulary) or copied, widened, into {@link #row}; then three passes over that
+ * cache-resident row: max, exp-sum (storing the exponentials in the gradient row, or in {@link #row}
+ * when the gradient is not a heap fp32 array), then the scale {@code s/S} and the target's entry.
+ */
+final class FloatRowWorker extends RowWorker {
+    /** One row of logits as floats, then (without a heap gradient) its gradient before narrowing. */
+    private final float[] row;
+
+    FloatRowWorker(KernelCall call, RowOps ops) {
+        super(call, ops);
+        this.row = new float[call.vocab];
+    }
+
+    @Override
+    void activeRow(int i, int b, int t, int target) {
+        final long start = problem.rowStart(b, t);
+        final float[] logits;
+        final int rowOffset;
+        final float max;
+        if (call.logitFloats != null) {
+            logits = call.logitFloats;
+            rowOffset = Math.toIntExact(start);
+            max = ops.max(logits, rowOffset, vocab);
+        } else {
+            logits = row;
+            rowOffset = 0;
+            max = loadRow(start);
+        }
+        final float targetLogit = logits[rowOffset + target];
+        if (!(max > Float.NEGATIVE_INFINITY && max < Float.POSITIVE_INFINITY)) {
+            nonFiniteRow(i, b, t, target, max != max,
+                    targetLogit == max && !ops.anyAtLeast(logits, rowOffset, target, max));
+            return;
+        }
+        call.tokenCorrect[i] = targetLogit == max && !ops.anyAtLeast(logits, rowOffset, target, max);
+        final double scale = call.wantsGradient ? call.gradScale[i] : 0.0;
+        if (scale != 0.0) {
+            final float[] dst;
+            final int dstOffset;
+            if (call.gradFloats != null) {
+                dst = call.gradFloats;
+                dstOffset = Math.toIntExact(problem.gRowStart(b, t));
+            } else {
+                dst = row;
+                dstOffset = 0;
+            }
+            double sum = ops.expSumStore(logits, rowOffset, vocab, max, dst, dstOffset);
+            double lse = max + Math.log(sum);
+            call.tokenLoss[i] = lse - targetLogit;
+            ops.scale(dst, dstOffset, vocab, (float) (scale / sum));
+            dst[dstOffset + target] = (float) (scale * (Math.exp(targetLogit - lse) - 1.0));
+            if (dst == row) {
+                writeGradientFloats(problem.gRowStart(b, t), call.gradStrideV, row, 0, vocab);
+            }
+        } else {
+            double sum = ops.expSum(logits, rowOffset, vocab, max);
+            call.tokenLoss[i] = max + Math.log(sum) - targetLogit;
+            if (call.wantsGradient) {
+                fillGradientRow(b, t, 0.0);
+            }
+        }
+    }
+
+    /** Reads the row at {@code start} into {@link #row} as floats; @return its maximum ({@link RowOps#max}) */
+    private float loadRow(long start) {
+        final long strideV = call.strideV;
+        if (strideV != 1) {
+            call.logits.readFloats(start, strideV, row, 0, vocab);
+        } else if (call.logitType == ElementType.BFLOAT16) {
+            call.logits.readShorts(start, shorts, 0, vocab);
+            return ops.widenBf16Max(shorts, 0, row, 0, vocab);   // widen and max in one pass
+        } else {
+            readContiguousFloats(start, row, 0, vocab);
+        }
+        return ops.max(row, 0, vocab);
+    }
+
+    @Override
+    void fillGradientRow(int b, int t, double value) {
+        final long start = problem.gRowStart(b, t);
+        if (call.gradFloats != null) {
+            int offset = Math.toIntExact(start);
+            Arrays.fill(call.gradFloats, offset, offset + vocab, (float) value);
+        } else {
+            Arrays.fill(row, 0, vocab, (float) value);
+            writeGradientFloats(start, call.gradStrideV, row, 0, vocab);
+        }
+    }
+}
