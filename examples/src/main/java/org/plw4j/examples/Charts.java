@@ -69,6 +69,51 @@ final class Charts {
         save(chart, png);
     }
 
+    /**
+     * Several data sets' histograms of Rg overlaid on one log x axis, a step line each with its name,
+     * example count and median in the legend (counts as shares of each data set, so sets of different
+     * sizes compare).
+     */
+    static void rgHistograms(List<RgReport.Histogram> hists, List<String> names, List<RgSummary> summaries, String title,
+            Path png) throws IOException {
+        XYChart chart = new XYChartBuilder().width(900).height(500).title(title)
+                .xAxisTitle("Rg = completion tokens / prompt tokens (log scale)").yAxisTitle("share of examples").build();
+        Styler styler = chart.getStyler();
+        chart.getStyler().setXAxisLogarithmic(true);
+        styler.setLegendPosition(Styler.LegendPosition.InsideNE);
+        chart.getStyler().setChartBackgroundColor(Color.WHITE);
+        for (int d = 0; d < hists.size(); d++) {
+            double[] edges = hists.get(d).edges();
+            long[] counts = hists.get(d).counts();
+            if (counts.length == 0) {
+                continue; // nothing to draw on a log axis
+            }
+            long total = 0;
+            for (long c : counts) {
+                total += c;
+            }
+            double[] x = new double[counts.length + 1];
+            double[] y = new double[counts.length + 1];
+            for (int i = 0; i < counts.length; i++) {
+                x[i] = edges[i];
+                y[i] = (double) counts[i] / total;
+            }
+            x[counts.length] = edges[counts.length];
+            y[counts.length] = y[counts.length - 1];
+            XYSeries s = chart.addSeries(String.format(Locale.ROOT, "%s (%,d, median %.3g)", names.get(d),
+                    summaries.get(d).count(), summaries.get(d).median()), x, y);
+            s.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Step);
+            s.setMarker(SeriesMarkers.NONE);
+            s.setLineColor(PALETTE[(PALETTE.length - 1 - d % PALETTE.length)]);
+            s.setLineWidth(2f);
+        }
+        if (chart.getSeriesMap().isEmpty()) {
+            XYSeries s = chart.addSeries("no defined Rg", new double[] {0.1, 10}, new double[] {0, 0});
+            s.setMarker(SeriesMarkers.NONE);
+        }
+        save(chart, png);
+    }
+
     /** A vertical line at {@code x = value} drawn as a two-point series, so that it has a legend entry. */
     private static void addVertical(XYChart chart, String name, double value, double top, Color color) {
         if (Double.isFinite(value) && value > 0 && top > 0) {

@@ -1,16 +1,10 @@
 package org.plw4j.examples;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,10 +14,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.function.UnaryOperator;
 import me.tongfei.progressbar.ProgressBar;
-import org.plw4j.GenerationRatio;
 import org.plw4j.RgSummary;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -32,45 +24,81 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * Command-line report of the generation ratio {@code Rg = completion tokens / prompt tokens} of an
- * instruction-tuning data set (SPEC section 9): streams a JSONL file, tokenizes each example offline,
- * prints the summary (count, mean, 0.25 %-trimmed mean, geometric mean, median, share with
- * {@code Rg > 1}) as a table or as JSON and draws a histogram of {@code Rg} on a log axis (PNG).
+ * Command-line report of the generation ratio {@code Rg = completion tokens / prompt tokens} of
+ * instruction-tuning data sets (SPEC section 9), counted as the "Prompt Loss Weight" article does:
+ * each example is rendered with the model's chat template ({@code --chat-template}), tokenized once,
+ * and its tokens are split into prompt and completion at the rendered prompt's character length
+ * ({@link ChatSplit}); {@code --count separate} tokenizes the prompt and the completion apart instead.
+ * Prints the summary (count, mean prompt and completion tokens, mean, 0.25 %-trimmed mean, geometric
+ * mean, median, share with {@code Rg > 1}) as a table or as JSON, and draws the histogram of
+ * {@code Rg} on a log axis (PNG). Several files give one row each, side by side, and one histogram
+ * with a curve each.
  *
- * <p>Each line is a JSON object. The prompt and the completion come from two fields
- * ({@code --prompt-field}, {@code --completion-field}), from templates over the fields
- * ({@code --prompt-template "{instruction}\n\n{input}"}), or from a chat array ({@code --messages}).
- * A line that is not a JSON object or lacks a field is reported with its line number and counted,
- * and the run goes on. Memory: one line at a time, plus one {@code double} per example (8 bytes, kept
- * by {@link RgSummary.Builder} for the exact quantiles; about 80 MB for 10 million examples, twice
- * that for a moment at the end while the values are sorted) and a few counters.
+ * <p>Inputs: JSON lines, a JSON array, either gzip-compressed ({@link RecordReader}). The prompt and the
+ * completion come from two fields ({@code --prompt-field}, {@code --completion-field}), from templates over
+ * the fields ({@code --prompt-template "{instruction}\n\n{input}"}), or from a chat array
+ * ({@code --messages}). A record that is not a JSON object or lacks a field is reported with its file and
+ * position and counted, and the run goes on. Memory: one record at a time, plus one {@code double} per
+ * example (kept by {@link RgSummary} for the exact quantiles; about 80 MB for 10 million examples).
  *
  * <pre>
- * java -cp ... org.plw4j.examples.RgReport data.jsonl --prompt-field prompt --completion-field completion
- * java -cp ... org.plw4j.examples.RgReport alpaca.jsonl --prompt-template "{instruction}\n\n{input}" \
- *      --completion-template "{output}" --tokenizer o200k_base --json --histogram rg.png
- * java -cp ... org.plw4j.examples.RgReport chats.jsonl --messages messages --tokenizer path/to/tokenizer.json
+ * java -cp ... org.plw4j.examples.RgReport data.jsonl --chat-template llama-2 -t path/to/tokenizer.json
+ * java -cp ... org.plw4j.examples.RgReport alpaca=alpaca_data.json race=race.jsonl.gz \
+ *      --prompt-template "{instruction}\n\n{input}" --completion-template "{output}" --json --histogram rg.png
+ * java -cp ... org.plw4j.examples.RgReport chats.jsonl --messages messages --chat-template path/to/tokenizer_config.json \
+ *      --tokenizer path/to/tokenizer.json
  * </pre>
  *
- * <p>Exit codes: 0 success (malformed lines included), 1 the file could not be read, 2 bad options.
+ * <p>Exit codes: 0 success (malformed records included), 1 a file could not be read, 2 bad options.
  */
-@Command(name = "rg-report", mixinStandardHelpOptions = true, version = "plw4j rg-report 0.1",
+@Command(name = "rg-report", mixinStandardHelpOptions = true, version = "plw4j rg-report 0.2",
         sortOptions = false,
         description = {
-            "Summarises the generation ratio Rg = completion tokens / prompt tokens of a JSONL data set.",
-            "Tokenizes offline (jtokkit encodings or a local tokenizer.json); malformed lines are counted and reported."})
+            "Summarises the generation ratio Rg = completion tokens / prompt tokens of data sets, side by side.",
+            "Counts as the Prompt Loss Weight article does: render with the chat template, tokenize once, split by "
+                    + "character offsets (--count separate: prompt and completion apart).",
+            "Tokenizes offline (jtokkit encodings or a local tokenizer.json); malformed records are counted and reported."})
 public final class RgReport implements Callable<Integer> {
 
-    private static final Pattern PLACEHOLDER = Pattern.compile("\\{([^{}]+)}");
-    /** Most malformed lines whose message is printed (all are counted). */
+    /** Most malformed records whose message is printed (all are counted). */
     private static final int DEFAULT_SHOWN_ERRORS = 20;
     private static final int BINS_PER_DECADE = 10;
 
     @Spec
     private CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "FILE", description = "JSONL file, one example per line (UTF-8).")
-    private Path input;
+    @Parameters(arity = "1..*", paramLabel = "[NAME=]FILE",
+            description = "Data set files (JSONL, JSON array, .gz of either), each optionally named: alpaca=alpaca_data.json.")
+    private List<String> inputs;
+
+    @Option(names = "--chat-template", paramLabel = "NAME|PATH",
+            description = "The model's chat template: llama-2, llama-3, chatml, mistral, gemma, a Hugging Face "
+                    + "tokenizer_config.json (its chat_template, bos_token, eos_token) or a .jinja file. "
+                    + "Default: none (prompt and completion concatenated).")
+    private String chatTemplate;
+
+    @Option(names = "--count", defaultValue = "article", paramLabel = "METHOD",
+            converter = MethodConverter.class,
+            description = "article: render, tokenize once, split at the prompt's character length (default); "
+                    + "separate: tokenize prompt and completion apart (no chat template).")
+    private RgCounter.Method method;
+
+    @Option(names = "--bos-token", paramLabel = "TEXT",
+            description = "The template's bos_token (default: the template's own; empty for a .jinja file).")
+    private String bosToken;
+
+    @Option(names = "--eos-token", paramLabel = "TEXT",
+            description = "The template's eos_token (default: the template's own; empty for a .jinja file).")
+    private String eosToken;
+
+    @Option(names = "--exact-render",
+            description = "Render every example with the template engine (default: each conversation shape once, "
+                    + "checked against the engine on its first examples).")
+    private boolean exactRender;
+
+    @Option(names = "--format", defaultValue = "auto", paramLabel = "FORMAT", converter = FormatConverter.class,
+            description = "auto (from the name and the first byte), jsonl, json (an array) (default: ${DEFAULT-VALUE}).")
+    private RecordReader.Format format;
 
     @Option(names = "--prompt-field", defaultValue = "prompt", paramLabel = "NAME",
             description = "Field holding the prompt (default: ${DEFAULT-VALUE}).")
@@ -90,7 +118,7 @@ public final class RgReport implements Callable<Integer> {
     private String completionTemplate;
 
     @Option(names = "--messages", paramLabel = "FIELD",
-            description = "Chat format: FIELD is an array of {\"role\", \"content\"} messages; the contents of "
+            description = "Chat format: FIELD is an array of {\"role\", \"content\"} messages; the turns of "
                     + "--completion-roles count as completion, all others as prompt.")
     private String messagesField;
 
@@ -104,21 +132,21 @@ public final class RgReport implements Callable<Integer> {
     private String tokenizer;
 
     @Option(names = "--add-special-tokens",
-            description = "With a tokenizer.json: also count the special tokens (BOS/EOS) it adds to each text.")
+            description = "With a tokenizer.json: also count the special tokens (BOS/EOS) its post-processor adds.")
     private boolean addSpecialTokens;
 
-    @Option(names = "--json", description = "Print the summary as JSON instead of a table.")
+    @Option(names = "--json", description = "Print the summary as JSON (an object; an array of them for several files).")
     private boolean json;
 
     @Option(names = "--histogram", paramLabel = "PNG",
-            description = "Write the histogram of Rg on a log axis to this PNG file.")
+            description = "Write the histogram of Rg on a log axis to this PNG file (one curve per file).")
     private Path histogram;
 
     @Option(names = "--no-progress", description = "Do not draw the progress bar (stderr).")
     private boolean noProgress;
 
     @Option(names = "--show-errors", defaultValue = "" + DEFAULT_SHOWN_ERRORS, paramLabel = "N",
-            description = "Print at most N malformed-line messages (default: ${DEFAULT-VALUE}); all are counted.")
+            description = "Print at most N malformed-record messages per file (default: ${DEFAULT-VALUE}); all are counted.")
     private int showErrors;
 
     /** Creates the command (picocli fills the options). */
@@ -139,7 +167,7 @@ public final class RgReport implements Callable<Integer> {
      * Runs the report without exiting the JVM (for tests and embedding).
      *
      * @param out where the summary goes
-     * @param err where errors and malformed-line reports go
+     * @param err where errors and malformed-record reports go
      * @param args the command line
      * @return the exit code (0 success, 1 I/O error, 2 bad options)
      */
@@ -147,38 +175,95 @@ public final class RgReport implements Callable<Integer> {
         return Cli.run(new RgReport(), "cannot read: ", out, err, args);
     }
 
+    /**
+     * A data set on the command line.
+     *
+     * @param name its name in reports
+     * @param path its file
+     */
+    record Input(String name, Path path) {
+        static Input parse(String arg) {
+            int eq = arg.indexOf('=');
+            // "name=path", unless the whole argument is an existing file whose name holds '='
+            if (eq > 0 && !Files.exists(Path.of(arg))) {
+                return new Input(arg.substring(0, eq), Path.of(arg.substring(eq + 1)));
+            }
+            Path p = Path.of(arg);
+            return new Input(p.getFileName() == null ? arg : p.getFileName().toString(), p);
+        }
+    }
+
+    /**
+     * One data set's results.
+     *
+     * @param input the data set
+     * @param format the format read
+     * @param tally what was counted
+     */
+    record Result(Input input, RecordReader.Format format, RgTally tally) {
+    }
+
+    /** @return the settings the options describe */
+    RgCounter.Settings settings() {
+        return new RgCounter.Settings(tokenizer, addSpecialTokens, chatTemplate, bosToken, eosToken, method, exactRender,
+                promptField, completionField, promptTemplate, completionTemplate, messagesField, completionRoles);
+    }
+
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (showErrors < 0) {
-            throw new IllegalArgumentException("--show-errors must be >= 0, was " + showErrors);
+        new RgTally(showErrors); // checks --show-errors before anything is read
+        List<Input> parsed = new ArrayList<>();
+        for (String arg : inputs) {
+            Input in = Input.parse(arg);
+            if (!Files.isRegularFile(in.path())) {
+                throw new IOException(in.path() + " is not a readable file");
+            }
+            parsed.add(in);
         }
-        if (!Files.isRegularFile(input)) {
-            throw new IOException(input + " is not a readable file");
-        }
-        TextSource source = messagesField != null
-                ? new MessagesSource(messagesField, completionRoles)
-                : new TemplateSource(
-                        promptTemplate != null ? Template.parse("--prompt-template", promptTemplate) : Template.field(promptField),
-                        completionTemplate != null
-                                ? Template.parse("--completion-template", completionTemplate) : Template.field(completionField));
-        Counts counts = new Counts();
-        List<String> errors = new ArrayList<>();
+        List<Result> results = new ArrayList<>();
         String tokenizerName;
-        try (TokenCounter counter = TokenCounter.open(tokenizer, addSpecialTokens)) {
-            tokenizerName = counter.description();
-            scan(counter, source, counts, errors, err);
+        String methodName;
+        try (RgCounter counter = RgCounter.open(settings())) {
+            tokenizerName = counter.tokenizerName();
+            methodName = counter.methodDescription();
+            for (Input in : parsed) {
+                results.add(scan(counter, in, err));
+            }
+            if (counter.templateMismatches() > 0) {
+                err.printf(Locale.ROOT, "warning: the chat template depends on the message contents (%,d checked "
+                        + "examples rendered differently from their shape's pieces); counts may be off: rerun with "
+                        + "--exact-render%n", counter.templateMismatches());
+            }
         }
-        RgSummary summary = counts.rg.build();
-        Histogram hist = Histogram.of(summary.values());
         if (json) {
-            printJson(out, tokenizerName, counts, errors, summary, hist);
+            List<Map<String, Object>> objects = new ArrayList<>();
+            for (Result r : results) {
+                objects.add(jsonObject(r, tokenizerName, methodName));
+            }
+            ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+            out.println(mapper.writeValueAsString(objects.size() == 1 ? objects.get(0) : objects));
+        } else if (results.size() == 1) {
+            printTable(out, tokenizerName, methodName, results.get(0));
         } else {
-            printTable(out, tokenizerName, counts, errors, summary);
+            printSideBySide(out, tokenizerName, methodName, results);
         }
         if (histogram != null) {
-            Charts.rgHistogram(hist, summary, input.getFileName() + " — " + tokenizerName, histogram);
+            List<Histogram> hists = new ArrayList<>();
+            List<String> names = new ArrayList<>();
+            List<RgSummary> summaries = new ArrayList<>();
+            for (Result r : results) {
+                RgSummary s = r.tally().summary();
+                hists.add(Histogram.of(s.values()));
+                names.add(r.input().name());
+                summaries.add(s);
+            }
+            if (results.size() == 1) {
+                Charts.rgHistogram(hists.get(0), summaries.get(0), names.get(0) + " — " + tokenizerName, histogram);
+            } else {
+                Charts.rgHistograms(hists, names, summaries, "Rg — " + tokenizerName, histogram);
+            }
             if (!json) {
                 out.println("histogram: " + histogram);
             }
@@ -187,70 +272,102 @@ public final class RgReport implements Callable<Integer> {
         return 0;
     }
 
-    private void scan(TokenCounter counter, TextSource source, Counts counts, List<String> errors, PrintWriter err)
-            throws IOException {
-        ObjectMapper mapper = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
-        long size = Files.size(input);
-        InputStream raw = Files.newInputStream(input);
-        InputStream stream = noProgress ? raw : ProgressBar.wrap(raw, Cli.progressBar("Rg " + input.getFileName(), size, 250)
-                .setUnit(size >= 64L << 20 ? " MiB" : " KiB", size >= 64L << 20 ? 1L << 20 : 1L << 10)
-                .clearDisplayOnFinish());
-        try (BufferedReader reader = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8), 1 << 16)) {
-            String line;
-            long lineNo = 0;
-            while ((line = reader.readLine()) != null) {
-                lineNo++;
-                counts.lines++;
-                if (line.isBlank()) {
-                    counts.blank++;
-                    continue;
-                }
-                String problem;
-                try {
-                    JsonNode node = mapper.readTree(line);
-                    if (node == null || !node.isObject()) {
-                        problem = "not a JSON object";
-                    } else {
-                        String[] texts = new String[2];
-                        problem = source.extract(node, texts);
-                        if (problem == null) {
-                            counts.add(counter.count(texts[0]), counter.count(texts[1]));
-                            continue;
-                        }
-                    }
-                } catch (JsonProcessingException e) {
-                    problem = "invalid JSON: " + e.getOriginalMessage();
-                }
-                counts.malformed++;
-                if (errors.size() < showErrors) {
-                    String message = String.format(Locale.ROOT, "line %d: %s", lineNo, problem);
-                    errors.add(message);
-                    err.println("malformed " + message);
+    private Result scan(RgCounter counter, Input input, PrintWriter err) throws IOException {
+        RecordReader.Format fmt = RecordReader.resolve(input.path(), format);
+        RgTally tally = new RgTally(showErrors);
+        String file = input.path().toString();
+        RecordReader.Sink sink = new RecordReader.Sink() {
+            @Override
+            public void record(String position, com.fasterxml.jackson.databind.JsonNode record) {
+                RgCounter.Counted c = counter.count(record);
+                if (c.problem() == null) {
+                    tally.example(c.promptTokens(), c.completionTokens());
+                } else {
+                    malformed(position, c.problem());
                 }
             }
-        }
+
+            @Override
+            public void malformed(String position, String problem) {
+                String kept = tally.malformed(position, problem);
+                if (kept != null) {
+                    err.println(file + ": malformed " + kept);
+                }
+            }
+
+            @Override
+            public void blank() {
+                tally.blankLine();
+            }
+        };
+        long size = Files.size(input.path());
+        UnaryOperator<InputStream> progress = noProgress ? UnaryOperator.identity()
+                : raw -> ProgressBar.wrap(raw, Cli.progressBar("Rg " + input.name(), size, 250)
+                        .setUnit(size >= 64L << 20 ? " MiB" : " KiB", size >= 64L << 20 ? 1L << 20 : 1L << 10)
+                        .clearDisplayOnFinish());
+        RecordReader.readText(input.path(), fmt, progress, sink);
         err.flush();
+        return new Result(input, fmt, tally);
     }
 
-    private void printTable(PrintWriter out, String tokenizerName, Counts counts, List<String> errors, RgSummary s) {
-        out.printf(Locale.ROOT, "Rg = completion tokens / prompt tokens: %s (%s)%n", input, tokenizerName);
-        row(out, "lines read", String.format(Locale.ROOT, "%,d", counts.lines));
-        row(out, "examples", String.format(Locale.ROOT, "%,d", counts.examples));
-        row(out, "malformed lines", String.format(Locale.ROOT, "%,d%s", counts.malformed,
-                counts.malformed > errors.size() ? " (first " + errors.size() + " shown on stderr)" : ""));
-        row(out, "blank lines", String.format(Locale.ROOT, "%,d", counts.blank));
+    private static void printTable(PrintWriter out, String tokenizerName, String methodName, Result r) {
+        RgTally t = r.tally();
+        RgSummary s = t.summary();
+        out.printf(Locale.ROOT, "Rg = completion tokens / prompt tokens: %s (%s)%n", r.input().path(), tokenizerName);
+        row(out, "counting", methodName);
+        row(out, "format", r.format().name().toLowerCase(Locale.ROOT));
+        row(out, "records read", String.format(Locale.ROOT, "%,d", t.records()));
+        row(out, "examples", String.format(Locale.ROOT, "%,d", t.examples()));
+        row(out, "malformed records", String.format(Locale.ROOT, "%,d%s", t.malformed(),
+                t.malformed() > t.errors().size() ? " (first " + t.errors().size() + " shown on stderr)" : ""));
+        row(out, "blank lines", String.format(Locale.ROOT, "%,d", t.blankLines()));
         row(out, "Rg defined", String.format(Locale.ROOT, "%,d", s.count()));
         row(out, "Rg undefined (0 tokens)", String.format(Locale.ROOT, "%,d", s.undefined()));
-        row(out, "prompt tokens (mean)", fmt(counts.meanPrompt()));
-        row(out, "completion tokens (mean)", fmt(counts.meanCompletion()));
+        row(out, "prompt tokens (mean)", fmt(t.meanPromptTokens()));
+        row(out, "completion tokens (mean)", fmt(t.meanCompletionTokens()));
         row(out, "mean Rg", fmt(s.mean()));
         row(out, "trimmed mean Rg (0.25 %)", fmt(s.trimmedMean()));
         row(out, "geometric mean Rg", fmt(s.geometricMean()));
         row(out, "median Rg", fmt(s.median()));
         row(out, "quartiles Rg (Q1, Q3)", fmt(s.firstQuartile()) + ", " + fmt(s.thirdQuartile()));
         row(out, "min, max Rg", fmt(s.min()) + ", " + fmt(s.max()));
-        row(out, "share Rg > 1", Double.isNaN(s.shareAboveOne()) ? "n/a"
-                : String.format(Locale.ROOT, "%.2f %%", 100 * s.shareAboveOne()));
+        row(out, "share Rg > 1", share(s));
+    }
+
+    private static String share(RgSummary s) {
+        return Double.isNaN(s.shareAboveOne()) ? "n/a" : String.format(Locale.ROOT, "%.2f %%", 100 * s.shareAboveOne());
+    }
+
+    /** The article's table: one row per data set. */
+    private static void printSideBySide(PrintWriter out, String tokenizerName, String methodName, List<Result> results) {
+        out.printf(Locale.ROOT, "Rg = completion tokens / prompt tokens (%s; counting: %s)%n", tokenizerName, methodName);
+        String[] head = {"data set", "examples", "malformed", "prompt tokens", "completion tokens", "mean Rg",
+            "trimmed mean Rg", "geometric mean Rg", "median Rg", "share Rg > 1"};
+        List<String[]> rows = new ArrayList<>();
+        rows.add(head);
+        for (Result r : results) {
+            RgTally t = r.tally();
+            RgSummary s = t.summary();
+            rows.add(new String[] {r.input().name(), String.format(Locale.ROOT, "%,d", t.examples()),
+                String.format(Locale.ROOT, "%,d", t.malformed()), fmt(t.meanPromptTokens()), fmt(t.meanCompletionTokens()),
+                fmt(s.mean()), fmt(s.trimmedMean()), fmt(s.geometricMean()), fmt(s.median()), share(s)});
+        }
+        int[] width = new int[head.length];
+        for (String[] row : rows) {
+            for (int i = 0; i < row.length; i++) {
+                width[i] = Math.max(width[i], row[i].length());
+            }
+        }
+        for (String[] row : rows) {
+            StringBuilder sb = new StringBuilder(" ");
+            for (int i = 0; i < row.length; i++) {
+                String cell = row[i];
+                String pad = " ".repeat(width[i] - cell.length());
+                sb.append(' ').append(i == 0 ? cell + pad : pad + cell); // names left, numbers right
+                sb.append(' ');
+            }
+            out.println(sb.toString().stripTrailing());
+        }
     }
 
     private static void row(PrintWriter out, String name, String value) {
@@ -265,19 +382,28 @@ public final class RgReport implements Callable<Integer> {
                 ? String.format(Locale.ROOT, "%.4g", v) : String.format(Locale.ROOT, "%.4f", v);
     }
 
-    private void printJson(PrintWriter out, String tokenizerName, Counts counts, List<String> errors, RgSummary s,
-            Histogram hist) throws IOException {
+    private static Map<String, Object> jsonObject(Result r, String tokenizerName, String methodName) {
+        RgTally t = r.tally();
+        RgSummary s = t.summary();
+        Histogram hist = Histogram.of(s.values());
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("file", input.toString());
+        m.put("name", r.input().name());
+        m.put("file", r.input().path().toString());
+        m.put("format", r.format().name().toLowerCase(Locale.ROOT));
         m.put("tokenizer", tokenizerName);
-        m.put("lines", counts.lines);
-        m.put("examples", counts.examples);
-        m.put("malformedLines", counts.malformed);
-        m.put("blankLines", counts.blank);
+        m.put("counting", methodName);
+        m.put("records", t.records());
+        m.put("lines", t.records()); // the name of earlier versions (JSON lines: one record per line)
+        m.put("examples", t.examples());
+        m.put("malformedRecords", t.malformed());
+        m.put("malformedLines", t.malformed()); // the name of earlier versions
+        m.put("blankLines", t.blankLines());
         m.put("count", s.count());
         m.put("undefined", s.undefined());
-        m.put("meanPromptTokens", finite(counts.meanPrompt()));
-        m.put("meanCompletionTokens", finite(counts.meanCompletion()));
+        m.put("promptTokens", t.promptTokens());
+        m.put("completionTokens", t.completionTokens());
+        m.put("meanPromptTokens", finite(t.meanPromptTokens()));
+        m.put("meanCompletionTokens", finite(t.meanCompletionTokens()));
         m.put("mean", finite(s.mean()));
         m.put("trimmedMean", finite(s.trimmedMean()));
         m.put("geometricMean", finite(s.geometricMean()));
@@ -295,8 +421,8 @@ public final class RgReport implements Callable<Integer> {
         h.put("edges", hist.edges());
         h.put("counts", hist.counts());
         m.put("histogram", h);
-        m.put("errors", errors);
-        out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(m));
+        m.put("errors", t.errors());
+        return m;
     }
 
     /** JSON has no NaN: a metric over no examples is written as null. */
@@ -304,169 +430,34 @@ public final class RgReport implements Callable<Integer> {
         return Double.isNaN(v) ? null : v;
     }
 
-    /** Prompt and completion texts of one JSON line. */
-    private interface TextSource {
-        /**
-         * @param node the line's object
-         * @param texts receives {prompt, completion}
-         * @return null on success, else what is wrong with the line
-         */
-        String extract(JsonNode node, String[] texts);
-    }
-
-    private static final class TemplateSource implements TextSource {
-        private final Template prompt;
-        private final Template completion;
-
-        TemplateSource(Template prompt, Template completion) {
-            this.prompt = prompt;
-            this.completion = completion;
-        }
-
+    /** {@code --count article|separate}, any case. */
+    static final class MethodConverter implements picocli.CommandLine.ITypeConverter<RgCounter.Method> {
         @Override
-        public String extract(JsonNode node, String[] texts) {
-            StringBuilder sb = new StringBuilder();
-            String problem = prompt.render(node, sb);
-            if (problem != null) {
-                return problem;
-            }
-            texts[0] = sb.toString();
-            sb.setLength(0);
-            problem = completion.render(node, sb);
-            texts[1] = sb.toString();
-            return problem;
+        public RgCounter.Method convert(String value) {
+            return enumValue(RgCounter.Method.class, "--count", value);
         }
     }
 
-    private static final class MessagesSource implements TextSource {
-        private final String field;
-        private final Set<String> completionRoles;
-
-        MessagesSource(String field, Set<String> completionRoles) {
-            this.field = field;
-            this.completionRoles = completionRoles;
-        }
-
+    /** {@code --format auto|jsonl|json}, any case. */
+    static final class FormatConverter implements picocli.CommandLine.ITypeConverter<RecordReader.Format> {
         @Override
-        public String extract(JsonNode node, String[] texts) {
-            JsonNode messages = node.get(field);
-            if (messages == null || !messages.isArray()) {
-                return "field '" + field + "' is missing or not an array";
-            }
-            StringBuilder prompt = new StringBuilder();
-            StringBuilder completion = new StringBuilder();
-            int i = 0;
-            for (JsonNode msg : messages) {
-                JsonNode role = msg.get("role");
-                JsonNode content = msg.get("content");
-                if (role == null || !role.isTextual() || content == null || !(content.isTextual() || content.isNull())) {
-                    return String.format(Locale.ROOT, "message %d of '%s' needs a string \"role\" and a string \"content\"",
-                            i, field);
-                }
-                StringBuilder target = completionRoles.contains(role.asText()) ? completion : prompt;
-                if (target.length() > 0) {
-                    target.append('\n');
-                }
-                target.append(content.isNull() ? "" : content.asText());
-                i++;
-            }
-            texts[0] = prompt.toString();
-            texts[1] = completion.toString();
-            return null;
+        public RecordReader.Format convert(String value) {
+            return enumValue(RecordReader.Format.class, "--format", value);
         }
     }
 
-    /** A text made of literal parts and {@code {field}} placeholders. */
-    static final class Template {
-        private final List<String> literals;
-        private final List<String> fields;
-
-        private Template(List<String> literals, List<String> fields) {
-            this.literals = literals;
-            this.fields = fields;
-        }
-
-        static Template field(String name) {
-            if (name.isEmpty()) {
-                throw new IllegalArgumentException("field name must not be empty");
+    private static <E extends Enum<E>> E enumValue(Class<E> type, String option, String value) {
+        for (E e : type.getEnumConstants()) {
+            if (e.name().equalsIgnoreCase(value)) {
+                return e;
             }
-            return new Template(List.of("", ""), List.of(name));
         }
-
-        static Template parse(String option, String template) {
-            String t = template.replace("{{", "\u0000").replace("}}", "\u0001")
-                    .replace("\\n", "\n").replace("\\t", "\t");
-            List<String> literals = new ArrayList<>();
-            List<String> fields = new ArrayList<>();
-            Matcher m = PLACEHOLDER.matcher(t);
-            int last = 0;
-            while (m.find()) {
-                literals.add(unescape(t.substring(last, m.start())));
-                fields.add(m.group(1));
-                last = m.end();
-            }
-            String tail = t.substring(last);
-            if (tail.indexOf('{') >= 0 || tail.indexOf('}') >= 0 || literals.stream().anyMatch(s -> s.indexOf('{') >= 0 || s.indexOf('}') >= 0)) {
-                throw new IllegalArgumentException(String.format(Locale.ROOT,
-                        "%s has an unmatched brace (write {{ or }} for a literal one): '%s'", option, template));
-            }
-            if (fields.isEmpty()) {
-                throw new IllegalArgumentException(String.format(Locale.ROOT,
-                        "%s must name at least one {field}, was '%s'", option, template));
-            }
-            literals.add(unescape(tail));
-            return new Template(literals, fields);
+        List<String> names = new ArrayList<>();
+        for (E e : type.getEnumConstants()) {
+            names.add(e.name().toLowerCase(Locale.ROOT));
         }
-
-        private static String unescape(String s) {
-            return s.replace('\u0000', '{').replace('\u0001', '}');
-        }
-
-        /** Appends the rendered text; returns null or the problem (a missing or non-scalar field). */
-        String render(JsonNode node, StringBuilder sb) {
-            for (int i = 0; i < fields.size(); i++) {
-                sb.append(literals.get(i));
-                JsonNode v = node.get(fields.get(i));
-                if (v == null) {
-                    return "missing field '" + fields.get(i) + "'";
-                }
-                if (v.isNull()) {
-                    continue; // an absent optional input ("input": null) is empty text
-                }
-                if (!v.isValueNode()) {
-                    return "field '" + fields.get(i) + "' is not a string, number or boolean";
-                }
-                sb.append(v.asText());
-            }
-            sb.append(literals.get(fields.size()));
-            return null;
-        }
-    }
-
-    /** Running counts; the Rg values themselves go to the summary builder. */
-    private static final class Counts {
-        final RgSummary.Builder rg = GenerationRatio.builder();
-        long lines;
-        long blank;
-        long malformed;
-        long examples;
-        long promptTokens;
-        long completionTokens;
-
-        void add(int prompt, int completion) {
-            rg.add(prompt, completion);
-            examples++;
-            promptTokens += prompt;
-            completionTokens += completion;
-        }
-
-        double meanPrompt() {
-            return examples == 0 ? Double.NaN : (double) promptTokens / examples;
-        }
-
-        double meanCompletion() {
-            return examples == 0 ? Double.NaN : (double) completionTokens / examples;
-        }
+        throw new picocli.CommandLine.TypeConversionException(String.format(Locale.ROOT,
+                "%s must be one of %s, was '%s'", option, String.join(", ", names), value));
     }
 
     /** Counts of {@code log10 Rg} in bins of a tenth of a decade, over the occupied range. */

@@ -1,6 +1,7 @@
 package org.plw4j.examples;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.huggingface.tokenizers.jni.CharSpan;
 import com.knuddels.jtokkit.Encodings;
 import com.knuddels.jtokkit.api.Encoding;
 import com.knuddels.jtokkit.api.EncodingType;
@@ -10,19 +11,55 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import com.knuddels.jtokkit.api.IntArrayList;
 
 /**
  * Counts the tokens of a text, offline: with a BPE vocabulary bundled in jtokkit
  * ({@code cl100k_base}, {@code o200k_base}, ...) or with a local Hugging Face {@code tokenizer.json}
  * read by DJL's tokenizers binding. Not thread-safe (the HF binding holds a native handle).
+ *
+ * <p>Nothing is added to the text (no BOS/EOS unless {@code addSpecialTokens}) and nothing is cut: every
+ * token of an arbitrarily long text is counted, whatever truncation a {@code tokenizer.json} asks for.
  */
 interface TokenCounter extends AutoCloseable {
 
     /**
-     * @param text any text (special-token strings such as {@code <|endoftext|>} are counted as ordinary text)
+     * @param text any text (for jtokkit, special-token strings such as {@code <|endoftext|>} are ordinary
+     *     text; a {@code tokenizer.json} recognises its added tokens, e.g. {@code <s>}, in the text)
      * @return its number of tokens
      */
     int count(String text);
+
+    /**
+     * Tokenizes once and gives each token's offsets {@code [start, end)} in the text, in the unit of
+     * {@link #offsetOf}: UTF-8 bytes for jtokkit (a byte-level BPE token may end inside a character),
+     * Unicode code points for a {@code tokenizer.json} (what the Hugging Face library reports). A token
+     * with no text of its own (a special token its post-processor adds) has {@code start == end}.
+     *
+     * @param text the text
+     * @return the spans, one per token, in order
+     */
+    Spans spans(String text);
+
+    /**
+     * @param text the text given to {@link #spans}
+     * @param charIndex a UTF-16 index into it, at a code point boundary
+     * @return the same position in the unit of {@link #spans}
+     */
+    int offsetOf(String text, int charIndex);
+
+    /**
+     * Token offsets: {@code starts[k], ends[k]} for each of the tokens of a text.
+     *
+     * @param starts start offsets
+     * @param ends end offsets (exclusive), as many
+     */
+    record Spans(int[] starts, int[] ends) {
+        /** @return the number of tokens */
+        int count() {
+            return starts.length;
+        }
+    }
 
     /** @return a short description for reports, e.g. {@code cl100k_base (jtokkit)} */
     String description();
@@ -46,9 +83,46 @@ interface TokenCounter extends AutoCloseable {
         if (type.isPresent()) {
             Encoding encoding = Encodings.newLazyEncodingRegistry().getEncoding(type.get());
             return new TokenCounter() {
+                /** UTF-8 length of each token id met so far (0: not yet decoded; no token is empty). */
+                private int[] byteLengths = new int[0];
+
                 @Override
                 public int count(String text) {
                     return encoding.countTokensOrdinary(text);
+                }
+
+                @Override
+                public Spans spans(String text) {
+                    IntArrayList ids = encoding.encodeOrdinary(text);
+                    int n = ids.size();
+                    int[] starts = new int[n];
+                    int[] ends = new int[n];
+                    int at = 0;
+                    for (int k = 0; k < n; k++) {
+                        starts[k] = at;
+                        at += byteLength(ids.get(k));
+                        ends[k] = at;
+                    }
+                    return new Spans(starts, ends);
+                }
+
+                private int byteLength(int id) {
+                    if (id >= byteLengths.length) {
+                        byteLengths = java.util.Arrays.copyOf(byteLengths, Math.max(id + 1, 2 * byteLengths.length));
+                    }
+                    int len = byteLengths[id];
+                    if (len == 0) {
+                        IntArrayList one = new IntArrayList(1);
+                        one.add(id);
+                        len = encoding.decodeBytes(one).length;
+                        byteLengths[id] = len;
+                    }
+                    return len;
+                }
+
+                @Override
+                public int offsetOf(String text, int charIndex) {
+                    return utf8Length(text, charIndex);
                 }
 
                 @Override
@@ -87,6 +161,31 @@ interface TokenCounter extends AutoCloseable {
             }
 
             @Override
+            public Spans spans(String text) {
+                CharSpan[] spans = tokenizer.encode(text, addSpecialTokens, false).getCharTokenSpans();
+                int n = spans.length;
+                int[] starts = new int[n];
+                int[] ends = new int[n];
+                int prev = 0;
+                for (int k = 0; k < n; k++) {
+                    // an added special token has no span: empty, where the previous token ended
+                    if (spans[k] != null) {
+                        starts[k] = spans[k].getStart();
+                        prev = spans[k].getEnd();
+                    } else {
+                        starts[k] = prev;
+                    }
+                    ends[k] = prev;
+                }
+                return new Spans(starts, ends);
+            }
+
+            @Override
+            public int offsetOf(String text, int charIndex) {
+                return text.codePointCount(0, charIndex);
+            }
+
+            @Override
             public String description() {
                 return description;
             }
@@ -96,5 +195,30 @@ interface TokenCounter extends AutoCloseable {
                 tokenizer.close();
             }
         };
+    }
+
+    /**
+     * @param text a text
+     * @param charIndex a UTF-16 index into it
+     * @return the UTF-8 length of {@code text[0, charIndex)}
+     */
+    static int utf8Length(String text, int charIndex) {
+        int bytes = 0;
+        for (int i = 0; i < charIndex; i++) {
+            char ch = text.charAt(i);
+            if (ch < 0x80) {
+                bytes++;
+            } else if (ch < 0x800) {
+                bytes += 2;
+            } else if (Character.isHighSurrogate(ch) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                bytes += 4;
+                i++;
+            } else if (Character.isSurrogate(ch)) {
+                bytes++; // Java's UTF-8 encoder writes a lone surrogate as '?'
+            } else {
+                bytes += 3;
+            }
+        }
+        return bytes;
     }
 }

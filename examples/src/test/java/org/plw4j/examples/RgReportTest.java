@@ -53,9 +53,9 @@ class RgReportTest {
     }
 
     @Test
-    void sampleTableAndHistogram() throws IOException {
+    void sampleTableAndHistogramCountedSeparately() throws IOException {
         Path png = tmp.resolve("rg.png");
-        Run r = run(SAMPLE.toString(), "--no-progress", "--histogram", png.toString());
+        Run r = run(SAMPLE.toString(), "--no-progress", "--count", "separate", "--histogram", png.toString());
         assertEquals(0, r.code(), r.err());
         // Independent computation: parse every line, count with jtokkit cl100k_base, summarise.
         Encoding enc = Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.CL100K_BASE);
@@ -72,8 +72,45 @@ class RgReportTest {
         assertTrue(r.out().contains(String.format(java.util.Locale.ROOT, "examples                   %,d", lines.size())), r.out());
         assertTrue(r.out().contains(String.format(java.util.Locale.ROOT, "mean Rg                    %.4f", s.mean())), r.out());
         assertTrue(r.out().contains(String.format(java.util.Locale.ROOT, "median Rg                  %.4f", s.median())), r.out());
-        assertTrue(r.out().contains("malformed lines            0"), r.out());
+        assertTrue(r.out().contains("malformed records          0"), r.out());
+        assertTrue(r.out().contains("counting                   separate"), r.out());
         assertPng(png);
+    }
+
+    @Test
+    void sampleCountedAsTheArticleDoesByDefault() throws IOException {
+        // Independent computation: encode prompt + completion once with jtokkit; a token is prompt when the
+        // UTF-8 length of the decoded tokens up to and including it is at most the prompt's UTF-8 length.
+        Encoding enc = Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.CL100K_BASE);
+        ObjectMapper mapper = new ObjectMapper();
+        List<String> lines = Files.readAllLines(SAMPLE, StandardCharsets.UTF_8);
+        int[] p = new int[lines.size()];
+        int[] c = new int[lines.size()];
+        for (int i = 0; i < lines.size(); i++) {
+            JsonNode n = mapper.readTree(lines.get(i));
+            String prompt = n.get("prompt").asText();
+            com.knuddels.jtokkit.api.IntArrayList ids = enc.encodeOrdinary(prompt + n.get("completion").asText());
+            int promptBytes = prompt.getBytes(StandardCharsets.UTF_8).length;
+            com.knuddels.jtokkit.api.IntArrayList prefix = new com.knuddels.jtokkit.api.IntArrayList();
+            for (int k = 0; k < ids.size(); k++) {
+                prefix.add(ids.get(k));
+                if (enc.decodeBytes(prefix).length <= promptBytes) {
+                    p[i]++;
+                } else {
+                    c[i]++;
+                }
+            }
+        }
+        RgSummary s = GenerationRatio.summarize(p, c);
+        Run r = run(SAMPLE.toString(), "--no-progress", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertTrue(j.get("counting").asText().startsWith("article"), r.out());
+        assertEquals(s.count(), j.get("count").asLong());
+        // the same values summarised by the same code: equal to the last bit
+        assertEquals(s.mean(), j.get("mean").asDouble(), 0);
+        assertEquals(s.median(), j.get("median").asDouble(), 0);
+        assertEquals(s.geometricMean(), j.get("geometricMean").asDouble(), 0);
     }
 
     @Test
@@ -83,7 +120,7 @@ class RgReportTest {
                 "{\"instruction\": \"say the words\", \"input\": \"one two\", \"output\": \"three\"}",
                 "{\"instruction\": \"count\", \"input\": null, \"output\": \"a b c d\"}",
                 "{\"instruction\": \"x y z w\", \"input\": \"\", \"output\": \"\"}");
-        Run r = run(data.toString(), "--no-progress", "--json", "--tokenizer", tok.toString(),
+        Run r = run(data.toString(), "--no-progress", "--json", "--tokenizer", tok.toString(), "--count", "separate",
                 "--prompt-template", "{instruction}\\n\\n{input}", "--completion-template", "{output}");
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
@@ -98,6 +135,15 @@ class RgReportTest {
         assertEquals(10.0 / 3, j.get("meanPromptTokens").asDouble(), 1e-12);
         assertEquals(1, j.get("histogramPowersOfTen").get("1e-1").asLong());
         assertEquals(1, j.get("histogramPowersOfTen").get("1e0").asLong());
+
+        // Counted as the article does, the texts are concatenated: "one two" + "three" is "one twothree",
+        // whose last word straddles the boundary and counts as completion: prompt 4, completion 1.
+        Run article = run(data.toString(), "--no-progress", "--json", "--tokenizer", tok.toString(),
+                "--prompt-template", "{instruction}\\n\\n{input}", "--completion-template", "{output}");
+        assertEquals(0, article.code(), article.err());
+        JsonNode a = new ObjectMapper().readTree(article.out());
+        assertEquals((0.25 + 4.0) / 2, a.get("mean").asDouble(), 1e-12);
+        assertEquals(9.0 / 3, a.get("meanPromptTokens").asDouble(), 1e-12);
     }
 
     @Test
@@ -131,15 +177,15 @@ class RgReportTest {
                 "\u00ff\u00fe not json at all");
         Run r = run(data.toString(), "--no-progress");
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("lines read                 9"), r.out());
+        assertTrue(r.out().contains("records read               9"), r.out());
         assertTrue(r.out().contains("examples                   2"), r.out());
-        assertTrue(r.out().contains("malformed lines            6"), r.out());
+        assertTrue(r.out().contains("malformed records          6"), r.out());
         assertTrue(r.out().contains("blank lines                1"), r.out());
         assertTrue(r.out().contains("Rg undefined (0 tokens)    1"), r.out());
         for (int line : new int[] {2, 3, 5, 6, 7, 9}) {
             assertTrue(r.err().contains("malformed line " + line + ":"), "line " + line + " reported: " + r.err());
         }
-        assertTrue(r.err().contains("line 5: missing field 'completion'"), r.err());
+        assertTrue(r.err().contains(data + ": malformed line 5: missing field 'completion'"), r.err());
         assertTrue(r.err().contains("line 3: not a JSON object"), r.err());
     }
 
@@ -149,8 +195,8 @@ class RgReportTest {
         java.util.Arrays.fill(lines, "not json");
         Run r = run(write("many.jsonl", lines).toString(), "--no-progress", "--show-errors", "3");
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("malformed lines            30 (first 3 shown on stderr)"), r.out());
-        assertEquals(3, r.err().lines().filter(l -> l.startsWith("malformed line")).count(), r.err());
+        assertTrue(r.out().contains("malformed records          30 (first 3 shown on stderr)"), r.out());
+        assertEquals(3, r.err().lines().filter(l -> l.contains(": malformed line")).count(), r.err());
     }
 
     @Test
@@ -180,6 +226,114 @@ class RgReportTest {
         Run r = run(data.toString(), "--json");
         assertEquals(0, r.code(), r.err());
         assertEquals(1, new ObjectMapper().readTree(r.out()).get("count").asLong());
+    }
+
+    @Test
+    void chatTemplateCountsTheTemplatesTokensAndSaysSo() throws IOException {
+        Path tok = TestTokenizers.wordLevel(tmp, List.of("<s>", "</s>", "[INST]", "[/INST]"), null, null);
+        Path data = write("qa.jsonl", "{\"prompt\": \"what is two plus two\", \"completion\": \"four\"}");
+        Run r = run(data.toString(), "--no-progress", "--json", "-t", tok.toString(), "--chat-template", "llama-2");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        // "<s>[INST] what is two plus two [/INST] four </s>": 8 prompt tokens, 2 completion tokens
+        assertEquals(8.0, j.get("meanPromptTokens").asDouble(), 0);
+        assertEquals(2.0, j.get("meanCompletionTokens").asDouble(), 0);
+        assertTrue(j.get("counting").asText().contains("chat template llama-2"), j.get("counting").asText());
+        Run table = run(data.toString(), "--no-progress", "-t", tok.toString(), "--chat-template", "llama-2");
+        assertTrue(table.out().contains("counting                   article (chat template llama-2"), table.out());
+    }
+
+    @Test
+    void aTemplateThatRaisesMakesTheRecordMalformedNotTheRun() throws IOException {
+        Path data = write("chat.jsonl",
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"yo\"}]}",
+                "{\"messages\": [{\"role\": \"system\", \"content\": \"s\"}, {\"role\": \"user\", \"content\": \"hi\"}]}");
+        Run r = run(data.toString(), "--no-progress", "--messages", "messages", "--chat-template", "mistral");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("examples                   1"), r.out());
+        assertTrue(r.err().contains(data + ": malformed line 2: chat template mistral raised: mistral: roles must "
+                + "alternate user/assistant/user/..., message 0 is system"), r.err());
+    }
+
+    @Test
+    void templateAndOptionErrorsNameTheFileAndField() throws IOException {
+        Path data = write("ok.jsonl", "{\"prompt\": \"a\", \"completion\": \"b\"}");
+        Path config = tmp.resolve("tokenizer_config.json");
+        Files.writeString(config, "{\"eos_token\": \"</s>\"}");
+        Run noTemplate = run(data.toString(), "--no-progress", "--chat-template", config.toString());
+        assertEquals(2, noTemplate.code());
+        assertTrue(noTemplate.err().startsWith("error: " + config + " has no field 'chat_template'"), noTemplate.err());
+        Run unknown = run(data.toString(), "--no-progress", "--chat-template", "vicuna");
+        assertEquals(2, unknown.code());
+        assertTrue(unknown.err().contains("'vicuna'"), unknown.err());
+        Run separate = run(data.toString(), "--no-progress", "--chat-template", "chatml", "--count", "separate");
+        assertEquals(2, separate.code());
+        assertTrue(separate.err().contains("--chat-template needs --count article"), separate.err());
+        Run badCount = run(data.toString(), "--no-progress", "--count", "twice");
+        assertEquals(2, badCount.code());
+        assertTrue(badCount.err().contains("--count must be one of article, separate, was 'twice'"), badCount.err());
+    }
+
+    @Test
+    void jsonArraysAndGzipReadAsJsonLinesSideBySide() throws IOException {
+        List<String> records = List.of(
+                "{\"prompt\": \"a b c d\", \"completion\": \" e\"}",
+                "{\"prompt\": \"a\", \"completion\": \" b c\"}",
+                "{\"prompt\": \"x y\", \"completion\": \" z z z z z z\"}");
+        Path jsonl = write("d.jsonl", records.toArray(new String[0]));
+        Path array = tmp.resolve("d.json");
+        Files.writeString(array, "[\n  " + String.join(",\n  ", records) + "\n]\n");
+        Path jsonlGz = gzip(jsonl, "d.jsonl.gz");
+        Path arrayGz = gzip(array, "d.json.gz");
+        Path linesNamedJson = tmp.resolve("lines.json"); // a ".json" name holding JSON lines
+        Files.copy(jsonl, linesNamedJson);
+        Path png = tmp.resolve("overlay.png");
+        Path tok = wordLevelTokenizer();
+        Run r = run("--no-progress", "--json", "-t", tok.toString(), "--histogram", png.toString(), "lines=" + jsonl,
+                "array=" + array, "gz=" + jsonlGz, "arraygz=" + arrayGz, linesNamedJson.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertTrue(j.isArray() && j.size() == 5, r.out());
+        String[] formats = {"jsonl", "json", "jsonl", "json", "jsonl"};
+        for (int i = 0; i < 5; i++) {
+            assertEquals(formats[i], j.get(i).get("format").asText());
+            assertEquals(3, j.get(i).get("examples").asLong());
+            // word counts: Rg = 1/4, 2/1, 6/2; the same whatever the container
+            assertEquals((0.25 + 2 + 3) / 3, j.get(i).get("mean").asDouble(), 1e-12);
+        }
+        assertEquals("arraygz", j.get(3).get("name").asText());
+        assertEquals("lines.json", j.get(4).get("name").asText());
+        assertPng(png);
+        Run table = run("--no-progress", "-t", tok.toString(), "lines=" + jsonl, "array=" + array);
+        assertEquals(0, table.code(), table.err());
+        List<String> rows = table.out().lines().toList();
+        assertTrue(rows.get(1).contains("data set") && rows.get(1).contains("trimmed mean Rg"), table.out());
+        assertTrue(rows.get(2).startsWith("  lines ") && rows.get(3).startsWith("  array "), table.out());
+        assertTrue(rows.get(2).contains("1.7500"), table.out());
+    }
+
+    @Test
+    void malformedArrayRecordsArePositioned() throws IOException {
+        Path array = tmp.resolve("bad.json");
+        Files.writeString(array, "[{\"prompt\": \"a b\", \"completion\": \"c\"},\n 42,\n {\"prompt\": \"a\"},\n"
+                + " {\"prompt\": \"a\", \"completion\": \"b\"},\n {\"prompt\": oops}, {\"prompt\": \"never\", \"completion\": \"read\"}]");
+        Run r = run(array.toString(), "--no-progress", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(2, j.get("examples").asLong(), r.out() + r.err());
+        assertEquals(3, j.get("malformedRecords").asLong());
+        assertTrue(r.err().contains(array + ": malformed record 2 (line 2): not a JSON object"), r.err());
+        assertTrue(r.err().contains("malformed record 3 (line 3): missing field 'completion'"), r.err());
+        assertTrue(r.err().contains("malformed record 5 (line 5, column "), r.err());
+        assertTrue(r.err().contains("the rest of the array is not read"), r.err());
+    }
+
+    private Path gzip(Path source, String name) throws IOException {
+        Path out = tmp.resolve(name);
+        try (java.io.OutputStream o = new java.util.zip.GZIPOutputStream(Files.newOutputStream(out))) {
+            Files.copy(source, o);
+        }
+        return out;
     }
 
     private Path write(String name, String... lines) throws IOException {

@@ -1,0 +1,183 @@
+package org.plw4j.examples;
+
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedInputStream;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.function.UnaryOperator;
+import java.util.zip.GZIPInputStream;
+
+/**
+ * Reads the records of a data set file, one JSON object at a time: JSON lines, a JSON array (such as
+ * {@code alpaca_data.json}), either of them gzip-compressed.
+ * A record that is not a JSON object, or a line that is not JSON, is passed on as malformed with its
+ * position, and reading goes on (a syntax error inside a JSON array ends that file: the rest cannot be
+ * told apart, and that is reported too).
+ */
+final class RecordReader {
+    /** How a file's records are laid out. */
+    enum Format {
+        /** From the name: {@code .parquet}; {@code .json} holding an array; otherwise JSON lines ({@code .gz} looked through). */
+        AUTO,
+        /** One JSON object per line. */
+        JSONL,
+        /** One JSON array of objects. */
+        JSON,
+        /** Apache Parquet (one record per row; nested columns become JSON arrays and objects). */
+        PARQUET
+    }
+
+    /** Receives the records. */
+    interface Sink {
+        /**
+         * @param position where the record is, for messages ({@code "line 7"}, {@code "record 3"}, {@code "row 12"})
+         * @param record the record, a JSON object
+         */
+        void record(String position, JsonNode record);
+
+        /**
+         * @param position where the bad record is
+         * @param problem what is wrong with it
+         */
+        void malformed(String position, String problem);
+
+        /** A blank line of a JSON-lines file (counted, not an error). */
+        void blank();
+    }
+
+    private RecordReader() {
+    }
+
+    /**
+     * @param file the file
+     * @param format its format, or {@link Format#AUTO}
+     * @return the format that {@link #readText} will use (AUTO resolved, a {@code .json} file looked into)
+     * @throws IOException if the file cannot be read
+     */
+    static Format resolve(Path file, Format format) throws IOException {
+        if (format != Format.AUTO) {
+            return format;
+        }
+        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (name.endsWith(".gz")) {
+            name = name.substring(0, name.length() - 3);
+        }
+        if (name.endsWith(".parquet")) {
+            return Format.PARQUET;
+        }
+        if (name.endsWith(".json")) {
+            // many ".json" data sets are JSON lines: an array starts with '['
+            try (Reader r = reader(open(file, UnaryOperator.identity()))) {
+                int c;
+                do {
+                    c = r.read();
+                } while (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\uFEFF');
+                return c == '[' ? Format.JSON : Format.JSONL;
+            }
+        }
+        return Format.JSONL;
+    }
+
+    /**
+     * Reads every record of a text file (JSON lines or a JSON array, gzip-compressed or not).
+     *
+     * @param file the file
+     * @param format {@link Format#JSONL} or {@link Format#JSON} (see {@link #resolve})
+     * @param progress wraps the raw file stream (a progress bar), or the identity
+     * @param sink receives the records
+     * @throws IOException if the file cannot be read
+     */
+    static void readText(Path file, Format format, UnaryOperator<InputStream> progress, Sink sink) throws IOException {
+        try (Reader reader = reader(open(file, progress))) {
+            if (format == Format.JSON) {
+                readArray(new ObjectMapper(), reader, sink);
+            } else {
+                // a line holds one value: "{...} trailing" is malformed
+                readLines(new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS),
+                        new BufferedReader(reader, 1 << 16), sink);
+            }
+        }
+    }
+
+    private static InputStream open(Path file, UnaryOperator<InputStream> progress) throws IOException {
+        InputStream in = new BufferedInputStream(progress.apply(Files.newInputStream(file)), 1 << 16);
+        in.mark(2);
+        int b0 = in.read();
+        int b1 = in.read();
+        in.reset();
+        // gzip by its magic number, whatever the name says
+        return b0 == 0x1f && b1 == 0x8b ? new GZIPInputStream(in, 1 << 16) : in;
+    }
+
+    private static Reader reader(InputStream in) {
+        return new InputStreamReader(in, StandardCharsets.UTF_8);
+    }
+
+    private static void readLines(ObjectMapper mapper, BufferedReader reader, Sink sink) throws IOException {
+        String line;
+        long lineNo = 0;
+        while ((line = reader.readLine()) != null) {
+            lineNo++;
+            if (line.isBlank()) {
+                sink.blank();
+                continue;
+            }
+            String position = "line " + lineNo;
+            try {
+                JsonNode node = mapper.readTree(line);
+                if (node == null || !node.isObject()) {
+                    sink.malformed(position, "not a JSON object");
+                } else {
+                    sink.record(position, node);
+                }
+            } catch (JsonProcessingException e) {
+                sink.malformed(position, "invalid JSON: " + e.getOriginalMessage());
+            }
+        }
+    }
+
+    private static void readArray(ObjectMapper mapper, Reader reader, Sink sink) throws IOException {
+        long record = 1; // the record being read, for an error's position
+        try (JsonParser parser = mapper.createParser(reader)) {
+            JsonToken first = parser.nextToken();
+            if (first != JsonToken.START_ARRAY) {
+                sink.malformed("record 1", "the file is not a JSON array (it starts with " + first + ")");
+                return;
+            }
+            JsonToken t;
+            while ((t = parser.nextToken()) != JsonToken.END_ARRAY) {
+                if (t == null) {
+                    sink.malformed("record " + record, "the JSON array is not closed (end of file)");
+                    return;
+                }
+                JsonLocation at = parser.currentTokenLocation();
+                String position = String.format(Locale.ROOT, "record %d (line %d)", record, at.getLineNr());
+                JsonNode node = parser.readValueAsTree();
+                if (node == null || !node.isObject()) {
+                    sink.malformed(position, "not a JSON object");
+                } else {
+                    sink.record(position, node);
+                }
+                record++;
+            }
+        } catch (JsonProcessingException e) {
+            JsonLocation at = e.getLocation();
+            sink.malformed(String.format(Locale.ROOT, "record %d (line %d, column %d)", record,
+                            at == null ? -1 : at.getLineNr(), at == null ? -1 : at.getColumnNr()),
+                    "invalid JSON: " + e.getOriginalMessage() + "; the rest of the array is not read");
+        }
+    }
+}
