@@ -22,7 +22,7 @@ import java.util.zip.GZIPInputStream;
 
 /**
  * Reads the records of a data set file, one JSON object at a time: JSON lines, a JSON array (such as
- * {@code alpaca_data.json}), either of them gzip-compressed.
+ * {@code alpaca_data.json}), either of them gzip-compressed; Parquet is read by {@link ParquetRecords}.
  * A record that is not a JSON object, or a line that is not JSON, is passed on as malformed with its
  * position, and reading goes on (a syntax error inside a JSON array ends that file: the rest cannot be
  * told apart, and that is reported too).

@@ -121,6 +121,20 @@ public final class RgCounter implements AutoCloseable {
         }
     }
 
+    /** @return the top-level fields every record must have (a Parquet file's columns are checked for them) */
+    public List<String> requiredFields() {
+        if (settings.messagesField() != null) {
+            return List.of(settings.messagesField());
+        }
+        List<String> out = new ArrayList<>(prompt.fields);
+        for (String f : completion.fields) {
+            if (!out.contains(f)) {
+                out.add(f);
+            }
+        }
+        return out;
+    }
+
     /** @return the tokenizer, for reports */
     public String tokenizerName() {
         return tokenizer.description();

@@ -34,7 +34,8 @@ import picocli.CommandLine.Spec;
  * {@code Rg} on a log axis (PNG). Several files give one row each, side by side, and one histogram
  * with a curve each.
  *
- * <p>Inputs: JSON lines, a JSON array, either gzip-compressed ({@link RecordReader}). The prompt and the
+ * <p>Inputs: JSON lines, a JSON array, either gzip-compressed ({@link RecordReader}), Parquet
+ * ({@link ParquetRecords}). The prompt and the
  * completion come from two fields ({@code --prompt-field}, {@code --completion-field}), from templates over
  * the fields ({@code --prompt-template "{instruction}\n\n{input}"}), or from a chat array
  * ({@code --messages}). A record that is not a JSON object or lacks a field is reported with its file and
@@ -68,7 +69,8 @@ public final class RgReport implements Callable<Integer> {
     private CommandSpec spec;
 
     @Parameters(arity = "1..*", paramLabel = "[NAME=]FILE",
-            description = "Data set files (JSONL, JSON array, .gz of either), each optionally named: alpaca=alpaca_data.json.")
+            description = "Data set files (JSONL, JSON array, .gz of either, Parquet), each optionally named: "
+                    + "alpaca=alpaca_data.json.")
     private List<String> inputs;
 
     @Option(names = "--chat-template", paramLabel = "NAME|PATH",
@@ -97,7 +99,8 @@ public final class RgReport implements Callable<Integer> {
     private boolean exactRender;
 
     @Option(names = "--format", defaultValue = "auto", paramLabel = "FORMAT", converter = FormatConverter.class,
-            description = "auto (from the name and the first byte), jsonl, json (an array) (default: ${DEFAULT-VALUE}).")
+            description = "auto (from the name and the first byte), jsonl, json (an array), parquet "
+                    + "(default: ${DEFAULT-VALUE}).")
     private RecordReader.Format format;
 
     @Option(names = "--prompt-field", defaultValue = "prompt", paramLabel = "NAME",
@@ -300,12 +303,46 @@ public final class RgReport implements Callable<Integer> {
                 tally.blankLine();
             }
         };
-        long size = Files.size(input.path());
-        UnaryOperator<InputStream> progress = noProgress ? UnaryOperator.identity()
-                : raw -> ProgressBar.wrap(raw, Cli.progressBar("Rg " + input.name(), size, 250)
-                        .setUnit(size >= 64L << 20 ? " MiB" : " KiB", size >= 64L << 20 ? 1L << 20 : 1L << 10)
-                        .clearDisplayOnFinish());
-        RecordReader.readText(input.path(), fmt, progress, sink);
+        if (fmt == RecordReader.Format.PARQUET) {
+            ProgressBar[] bar = new ProgressBar[1];
+            RecordReader.Sink counted = noProgress ? sink : new RecordReader.Sink() {
+                @Override
+                public void record(String position, com.fasterxml.jackson.databind.JsonNode record) {
+                    sink.record(position, record);
+                    bar[0].step();
+                }
+
+                @Override
+                public void malformed(String position, String problem) {
+                    sink.malformed(position, problem);
+                    bar[0].step();
+                }
+
+                @Override
+                public void blank() {
+                    sink.blank();
+                }
+            };
+            try {
+                ParquetRecords.read(input.path(), counter.requiredFields(), rows -> {
+                    if (!noProgress) {
+                        bar[0] = Cli.progressBar("Rg " + input.name(), rows, 250).setUnit(" rows", 1)
+                                .clearDisplayOnFinish().build();
+                    }
+                }, counted);
+            } finally {
+                if (bar[0] != null) {
+                    bar[0].close();
+                }
+            }
+        } else {
+            long size = Files.size(input.path());
+            UnaryOperator<InputStream> progress = noProgress ? UnaryOperator.identity()
+                    : raw -> ProgressBar.wrap(raw, Cli.progressBar("Rg " + input.name(), size, 250)
+                            .setUnit(size >= 64L << 20 ? " MiB" : " KiB", size >= 64L << 20 ? 1L << 20 : 1L << 10)
+                            .clearDisplayOnFinish());
+            RecordReader.readText(input.path(), fmt, progress, sink);
+        }
         err.flush();
         return new Result(input, fmt, tally);
     }
@@ -438,7 +475,7 @@ public final class RgReport implements Callable<Integer> {
         }
     }
 
-    /** {@code --format auto|jsonl|json}, any case. */
+    /** {@code --format auto|jsonl|json|parquet}, any case. */
     static final class FormatConverter implements picocli.CommandLine.ITypeConverter<RecordReader.Format> {
         @Override
         public RecordReader.Format convert(String value) {

@@ -328,6 +328,39 @@ class RgReportTest {
         assertTrue(r.err().contains("the rest of the array is not read"), r.err());
     }
 
+    @Test
+    void parquetRowsReadLikeJsonLinesNestedChatsIncluded() throws Exception {
+        // The Parquet file is written by DuckDB from the same records as the JSON-lines file.
+        Path jsonl = write("chats.jsonl",
+                "{\"prompt\": \"a b c d\", \"completion\": \" e\", \"messages\": [{\"role\": \"user\", \"content\": "
+                        + "\"what is two plus two\"}, {\"role\": \"assistant\", \"content\": \"four\"}]}",
+                "{\"prompt\": \"x y\", \"completion\": \" z z z\", \"messages\": [{\"role\": \"user\", \"content\": "
+                        + "\"hi\"}, {\"role\": \"assistant\", \"content\": \"hello there\"}]}");
+        Path parquet = tmp.resolve("chats.parquet");
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:duckdb:");
+                java.sql.Statement st = c.createStatement()) {
+            st.execute("COPY (SELECT * FROM read_json('" + jsonl + "', format = 'newline_delimited')) TO '" + parquet
+                    + "' (FORMAT parquet, COMPRESSION zstd)");
+        }
+        Path tok = wordLevelTokenizer();
+        for (String[] mode : new String[][] {{}, {"--messages", "messages", "--chat-template", "chatml"}}) {
+            List<String> args = new java.util.ArrayList<>(List.of("--no-progress", "--json", "-t", tok.toString(),
+                    jsonl.toString(), parquet.toString()));
+            args.addAll(List.of(mode));
+            Run r = run(args.toArray(new String[0]));
+            assertEquals(0, r.code(), r.err());
+            JsonNode j = new ObjectMapper().readTree(r.out());
+            assertEquals("parquet", j.get(1).get("format").asText());
+            for (String key : new String[] {"examples", "promptTokens", "completionTokens", "mean", "median"}) {
+                assertEquals(j.get(0).get(key), j.get(1).get(key), key + " " + List.of(mode));
+            }
+        }
+        Run missing = run("--no-progress", parquet.toString(), "--completion-field", "answer");
+        assertEquals(2, missing.code());
+        assertTrue(missing.err().startsWith("error: " + parquet + " has no column 'answer' (its columns: prompt, "
+                + "completion, messages)"), missing.err());
+    }
+
     private Path gzip(Path source, String name) throws IOException {
         Path out = tmp.resolve(name);
         try (java.io.OutputStream o = new java.util.zip.GZIPOutputStream(Files.newOutputStream(out))) {
