@@ -41,6 +41,9 @@ final class ParquetRecords {
             throws IOException {
         Properties props = new Properties();
         props.setProperty("jdbc_stream_results", "true"); // stream the rows, do not materialise the result
+        // read_parquet and to_json are built into the driver; never fetch an extension from the network
+        props.setProperty("autoinstall_known_extensions", "false");
+        props.setProperty("allow_community_extensions", "false");
         String source = "read_parquet(" + quote(file.toString()) + ")";
         ObjectMapper mapper = new ObjectMapper();
         try (Connection c = DriverManager.getConnection("jdbc:duckdb:", props)) {
