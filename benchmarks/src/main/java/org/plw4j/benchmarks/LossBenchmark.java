@@ -298,6 +298,64 @@ public class LossBenchmark {
     }
 
     /**
+     * The extensions of SPEC section 7, one at a time or all three, on the fused kernel: label smoothing 0.1,
+     * z-loss 1e-4 (PaLM's), soft-cap 30 (Gemma 2's final-logit cap).
+     */
+    @State(Scope.Benchmark)
+    public static class Extended {
+        /** {@code LABEL_SMOOTHING}, {@code Z_LOSS}, {@code SOFT_CAP} or {@code ALL}. */
+        @Param({"LABEL_SMOOTHING", "Z_LOSS", "SOFT_CAP", "ALL"})
+        public String extension;
+
+        WeightedCausalLMLoss loss;
+
+        /**
+         * @param d the batch
+         */
+        @Setup(Level.Trial)
+        public void setUp(Data d) {
+            loss = with(d.fused, extension);
+        }
+
+        /**
+         * @param plain the loss without extensions
+         * @param extension one of the {@code @Param} values
+         * @return the loss with that extension (or all three)
+         */
+        static WeightedCausalLMLoss with(WeightedCausalLMLoss plain, String extension) {
+            return switch (extension) {
+                case "LABEL_SMOOTHING" -> plain.withLabelSmoothing(0.1);
+                case "Z_LOSS" -> plain.withZLoss(1e-4);
+                case "SOFT_CAP" -> plain.withLogitSoftCap(30);
+                case "ALL" -> plain.withLabelSmoothing(0.1).withZLoss(1e-4).withLogitSoftCap(30);
+                default -> throw new IllegalArgumentException("extension must be LABEL_SMOOTHING, Z_LOSS, SOFT_CAP or"
+                        + " ALL, was " + extension);
+            };
+        }
+    }
+
+    /**
+     * @param d the batch
+     * @param x the extension
+     * @return the loss and metrics with the extension (fused kernel), beside {@link #fusedForward}
+     */
+    @Benchmark
+    public LossResult fusedForwardExtended(Data d, Extended x) {
+        return x.loss.compute(d.batch.logits, d.batch.inputIds, d.batch.mask);
+    }
+
+    /**
+     * @param d the batch
+     * @param x the extension
+     * @param g the reused gradient array
+     * @return the loss, metrics and gradient with the extension, beside {@link #fusedForwardGradientReused}
+     */
+    @Benchmark
+    public LossResult fusedForwardGradientReusedExtended(Data d, Extended x, GradientBuffer g) {
+        return x.loss.computeWithGradient(d.batch.logits, d.batch.inputIds, d.batch.mask, g.gradient);
+    }
+
+    /**
      * The gradient written into a caller-owned array allocated once ({@code computeWithGradient(..., gradientOut)}).
      *
      * @param d the batch

@@ -18,9 +18,14 @@ import java.util.concurrent.Callable;
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -Xmx6g -cp benchmarks.jar
  * org.plw4j.benchmarks.RatioProbe 4x512x32000 FLOAT 40 3} (shape, dtype, rounds of the fast methods,
- * calls of the naive forward; 0 skips it).
+ * calls of the naive forward; 0 skips it). A fifth argument {@code extensions} adds the fused forward and
+ * forward+gradient with each extension of SPEC section 7 ({@link LossBenchmark.Extended}), with their ratios
+ * to the plain calls.
  */
 public final class RatioProbe {
+    /** The extension rows of the optional fifth argument {@code extensions}. */
+    private static final String[] EXTENSIONS = {"LABEL_SMOOTHING", "Z_LOSS", "SOFT_CAP", "ALL"};
+
     private RatioProbe() {
     }
 
@@ -41,6 +46,15 @@ public final class RatioProbe {
         LossBenchmark.GradientBuffer g = new LossBenchmark.GradientBuffer();
         g.setUp(d);
         fast.put("fusedForwardGradientReused", () -> lb.fusedForwardGradientReused(d, g));
+        boolean extensions = args.length > 4 && args[4].equals("extensions");
+        if (extensions) {
+            for (String x : EXTENSIONS) {
+                var loss = LossBenchmark.Extended.with(d.fused, x);
+                fast.put("fwd " + x, () -> loss.compute(d.batch.logits, d.batch.inputIds, d.batch.mask));
+                fast.put("fwd+grad " + x, () -> loss.computeWithGradient(d.batch.logits, d.batch.inputIds, d.batch.mask,
+                        g.gradient));
+            }
+        }
         Map<String, List<Double>> times = new LinkedHashMap<>();
         for (String k : fast.keySet()) {
             times.put(k, new ArrayList<>());
@@ -81,11 +95,18 @@ public final class RatioProbe {
             double min = t[0];
             double med = t[t.length / 2];
             stats.put(e.getKey(), new double[] {min, med});
-            System.out.printf(Locale.ROOT, "%-22s min %9.2f ms  median %9.2f ms  (%d calls)%n", e.getKey(), min, med,
+            System.out.printf(Locale.ROOT, "%-26s min %9.2f ms  median %9.2f ms  (%d calls)%n", e.getKey(), min, med,
                     t.length);
         }
         ratio(stats, "fusedForward", "streamRead", "<= 2.5");
         ratio(stats, "naiveForward", "fusedForward", ">= 20");
+        if (extensions) {
+            for (String x : EXTENSIONS) {
+                String target = x.equals("SOFT_CAP") || x.equals("ALL") ? "<= 2.0" : "<= 1.15";
+                ratio(stats, "fwd " + x, "fusedForward", target);
+                ratio(stats, "fwd+grad " + x, "fusedForwardGradientReused", target);
+            }
+        }
         d.tearDown();
         System.exit(0);
     }

@@ -115,4 +115,71 @@ final class FastExp {
         p = Math.fma(p, r, 1.0);
         return p * Double.longBitsToDouble((Double.doubleToRawLongBits(k) + BIAS_D) << 52);
     }
+
+    /**
+     * Gemma 2's logit soft-capping in fp32: {@code cap · tanh(x · invCap)}, from
+     * {@code tanh|u| = m1 / (2 - m1)} with {@code m1 = 1 - e^(-2|u|)} formed as {@code -expm1(-2|u|)}
+     * ({@link #expf}'s reduction and polynomial, with {@code e^r - 1} kept apart from the 1, so the
+     * result is accurate to a few ulp also near 0), and the sign of {@code u}. Only additions,
+     * multiplications, fused multiply-adds, one division and bit operations: the Vector API code in
+     * {@code VectorRowOps} computes the same bits lane-wise. NaN gives NaN, {@code ±Inf} gives
+     * {@code ±cap}, {@code ±0} gives {@code ±0}; {@code |result| <= cap}.
+     *
+     * @param x the logit
+     * @param cap the cap {@code c > 0}
+     * @param invCap {@code (float) (1 / c)}
+     * @return {@code c · tanh(x / c)}
+     */
+    static float softCap(float x, float cap, float invCap) {
+        float u = x * invCap;
+        float y = -2f * Math.abs(u);
+        if (y < X_MIN_F) {
+            y = X_MIN_F;
+        }
+        float k = Math.fma(y, LOG2E_F, MAGIC_F);
+        float n = k - MAGIC_F;
+        float r = Math.fma(n, -LN2_HI_F, y);
+        r = Math.fma(n, -LN2_LO_F, r);
+        float p = Math.fma(C6_F, r, C5_F);
+        p = Math.fma(p, r, C4_F);
+        p = Math.fma(p, r, C3_F);
+        p = Math.fma(p, r, C2_F);
+        p = Math.fma(p, r, C1_F);
+        float q = p * r;
+        float m = Float.intBitsToFloat((Float.floatToRawIntBits(k) + BIAS_F) << 23);
+        float m1 = -Math.fma(m, q, m - 1f);
+        float t = m1 / (2f - m1);
+        return cap * Float.intBitsToFloat((Float.floatToRawIntBits(t) & 0x7FFFFFFF)
+                | (Float.floatToRawIntBits(u) & 0x80000000));
+    }
+
+    /**
+     * {@link #softCap(float, float, float)} in double, with {@link #exp(double)}'s reduction and polynomial.
+     *
+     * @param x the logit
+     * @param cap the cap {@code c > 0}
+     * @param invCap {@code 1 / c}
+     * @return {@code c · tanh(x / c)}
+     */
+    static double softCap(double x, double cap, double invCap) {
+        double u = x * invCap;
+        double y = -2.0 * Math.abs(u);
+        if (y < X_MIN_D) {
+            y = X_MIN_D;
+        }
+        double k = Math.fma(y, LOG2E_D, MAGIC_D);
+        double n = k - MAGIC_D;
+        double r = Math.fma(n, -LN2_HI_D, y);
+        r = Math.fma(n, -LN2_LO_D, r);
+        double[] c = INV_FACT;
+        double p = Math.fma(c[13], r, c[12]);
+        for (int j = 11; j >= 1; j--) {
+            p = Math.fma(p, r, c[j]);
+        }
+        double q = p * r;
+        double m = Double.longBitsToDouble((Double.doubleToRawLongBits(k) + BIAS_D) << 52);
+        double m1 = -Math.fma(m, q, m - 1.0);
+        double t = m1 / (2.0 - m1);
+        return cap * Math.copySign(Math.abs(t), u);
+    }
 }

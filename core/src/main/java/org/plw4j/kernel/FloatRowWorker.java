@@ -6,19 +6,31 @@ import java.util.Arrays;
  * Rows of fp32, fp16 and bf16 logits, computed in fp32: the row is read in place (heap fp32 logits with
  * a contiguous vocabulary) or copied, widened, into {@link #row}; then three passes over that
  * cache-resident row: max, exp-sum (storing the exponentials in the gradient row, or in {@link #row}
- * when the gradient is not a heap fp32 array), then the scale {@code s/S} and the target's entry.
+ * when the gradient is not a heap fp32 array), then the scale {@code s/S} and the target's entry. With
+ * the extensions ({@link FusedExtensions}) the row is first soft-capped into {@link #row}, label
+ * smoothing adds a sum of the row, and the scale pass becomes {@code fma(e, f, bias)}, times {@code 1 - (z'/c)²}
+ * when capped.
  */
 final class FloatRowWorker extends RowWorker {
     /** One row of logits as floats, then (without a heap gradient) its gradient before narrowing. */
     private final float[] row;
+    /** The gradient row when {@link #row} holds the capped logits and the gradient is not a heap fp32 array. */
+    private final float[] gradientRow;
 
     FloatRowWorker(KernelCall call, RowOps ops) {
         super(call, ops);
         this.row = new float[call.vocab];
+        FusedExtensions x = call.extensions;
+        this.gradientRow = x != null && x.capped && call.wantsGradient && call.gradFloats == null
+                ? new float[call.vocab] : null;
     }
 
     @Override
     void activeRow(int i, int b, int t, int target) {
+        if (call.extensions != null) {
+            activeRowExtended(i, b, t, target, call.extensions);
+            return;
+        }
         final long start = problem.rowStart(b, t);
         final float[] logits;
         final int rowOffset;
@@ -61,6 +73,68 @@ final class FloatRowWorker extends RowWorker {
         } else {
             double sum = ops.expSum(logits, rowOffset, vocab, max);
             call.tokenLoss[i] = max + Math.log(sum) - targetLogit;
+            if (call.wantsGradient) {
+                fillGradientRow(b, t, 0.0);
+            }
+        }
+    }
+
+    /** {@link #activeRow} with label smoothing, z-loss or soft-capping. */
+    private void activeRowExtended(int i, int b, int t, int target, FusedExtensions x) {
+        final long start = problem.rowStart(b, t);
+        float[] logits;
+        int rowOffset;
+        float max;
+        if (call.logitFloats == null) {
+            logits = row;
+            rowOffset = 0;
+            max = loadRow(start);
+        } else {
+            logits = call.logitFloats;
+            rowOffset = Math.toIntExact(start);
+            max = x.capped ? Float.NaN : ops.max(logits, rowOffset, vocab);
+        }
+        if (x.capped) {
+            max = ops.softCapMax(logits, rowOffset, row, 0, vocab, x.capFloat, x.inverseCapFloat);
+            logits = row;
+            rowOffset = 0;
+        }
+        final float targetLogit = logits[rowOffset + target];
+        final boolean argMaxIsTarget = targetLogit == max && !ops.anyAtLeast(logits, rowOffset, target, max);
+        if (!(max > Float.NEGATIVE_INFINITY && max < Float.POSITIVE_INFINITY)) {
+            nonFiniteRow(i, b, t, target, max != max, argMaxIsTarget);
+            return;
+        }
+        call.tokenCorrect[i] = argMaxIsTarget;
+        final double logitSum = x.needsLogitSum() ? ops.sum(logits, rowOffset, vocab) : 0.0;
+        final double scale = call.wantsGradient ? call.gradScale[i] : 0.0;
+        if (scale != 0.0) {
+            final float[] dst;
+            final int dstOffset;
+            if (call.gradFloats != null) {
+                dst = call.gradFloats;
+                dstOffset = Math.toIntExact(problem.gRowStart(b, t));
+            } else {
+                dst = x.capped ? gradientRow : row;
+                dstOffset = 0;
+            }
+            double sum = ops.expSumStore(logits, rowOffset, vocab, max, dst, dstOffset);
+            double lse = max + Math.log(sum);
+            call.tokenLoss[i] = x.loss(lse, targetLogit, logitSum);
+            float factor = (float) (scale * x.softmaxFactor(lse) / sum);
+            float bias = (float) x.uniformGradient(scale);
+            if (x.capped) {
+                ops.scaleAddCapped(dst, dstOffset, vocab, factor, bias, logits, rowOffset, x.inverseCapFloat);
+            } else {
+                ops.scaleAdd(dst, dstOffset, vocab, factor, bias);
+            }
+            dst[dstOffset + target] = (float) x.targetGradient(scale, lse, targetLogit);
+            if (dst != call.gradFloats) {
+                writeGradientFloats(problem.gRowStart(b, t), call.gradStrideV, dst, 0, vocab);
+            }
+        } else {
+            double sum = ops.expSum(logits, rowOffset, vocab, max);
+            call.tokenLoss[i] = x.loss(max + Math.log(sum), targetLogit, logitSum);
             if (call.wantsGradient) {
                 fillGradientRow(b, t, 0.0);
             }

@@ -9,6 +9,10 @@
  * by FastExp (1 ulp), Σ in fp32 over at most 64 terms per lane then in double; fp64 logits in double.
  * m + log S and lse - z[y] are formed in double. Rows with a non-finite m or a NaN: loss NaN, gradient
  * NaN if s != 0. Inactive rows and rows with s == 0: loss 0 / gradient +0, their logits never read.
+ * Extensions (SPEC section 7, class FusedExtensions): z is first replaced by z' = c·tanh(z/c)
+ * (FastExp.softCap, one exponential and one division per logit), loss = (1-eps)(lse - z'[y]) + eps(lse - Σz'/V) + λ·lse²
+ * (Σz' one more cache-resident pass), grad[v] = (s(1+2λ·lse)·e[v]/S - s·eps/V)(1 - (z'[v]/c)²) with
+ * the target entry in double; the bytes moved stay those below (the capped row lives in the scratch).
  *
  * Code: this class chooses the path and the number of threads; KernelCall holds what a call's workers
  * share, WorkerPool runs them; FloatRowWorker and DoubleRowWorker (the rows paths) and NcwWorker (the
@@ -59,8 +63,10 @@ import java.util.Locale;
  *
  * <p>Usage: {@code LossKernel k = FusedCpuKernel.withParallelism(4); k.run(problem, loss, correct);}
  *
- * <p>Problems using the optional extensions of SPEC section 7 ({@link LossProblem#hasExtensions()}) are
- * delegated to {@link ReferenceKernel} ({@link #supportsExtensions()} is false).
+ * <p>The optional extensions of SPEC section 7 (label smoothing, z-loss, soft-capping; {@link
+ * LossProblem#hasExtensions()}) are computed in the same pass, on every path and dtype, with the formulas
+ * of {@link ReferenceKernel}: the capped logits {@code c·tanh(z/c)} in fp32 (double for fp64 logits) to a
+ * few ulp, the mean logit of label smoothing summed like the exponentials.
  *
  * <p>In-place gradients: the gradient may be the logits memory with the same offset and strides
  * ({@link LossProblem#inPlace()}); any other gradient must not overlap the logits.
@@ -152,6 +158,12 @@ public final class FusedCpuKernel implements LossKernel {
         return ops.vectorized();
     }
 
+    /** @return true: label smoothing, z-loss and soft-capping are fused into every path */
+    @Override
+    public boolean supportsExtensions() {
+        return true;
+    }
+
     @Override
     public String toString() {
         return "FusedCpuKernel[parallelism=" + parallelism + ", " + ops.describe() + "]";
@@ -161,10 +173,6 @@ public final class FusedCpuKernel implements LossKernel {
     public void run(LossProblem p, double[] tokenLoss, boolean[] tokenCorrect) {
         final int positions = p.positions();
         if (positions == 0) {
-            return;
-        }
-        if (p.hasExtensions()) {
-            ReferenceKernel.INSTANCE.run(p, tokenLoss, tokenCorrect); // SPEC section 7 lives in the reference only
             return;
         }
         final KernelCall call = new KernelCall(p, tokenLoss, tokenCorrect);

@@ -48,6 +48,8 @@ final class KernelCall {
     final float[] gradFloats;
     /** The heap fp64 gradient when it can be written in place (gradStrideV == 1), else null. */
     final double[] gradDoubles;
+    /** Label smoothing, z-loss, soft-capping (SPEC section 7); null when the problem uses none. */
+    final FusedExtensions extensions;
 
     KernelCall(LossProblem p, double[] tokenLoss, boolean[] tokenCorrect) {
         this.problem = p;
@@ -71,6 +73,7 @@ final class KernelCall {
         this.gradFloats = wantsGradient && gradStrideV == 1 && gradient instanceof Memory.FloatArray f ? f.array() : null;
         this.gradDoubles = wantsGradient && gradStrideV == 1 && gradient instanceof Memory.DoubleArray d
                 ? d.array() : null;
+        this.extensions = FusedExtensions.of(p);
         if (logitType == ElementType.FLOAT64) {
             mode = Mode.DOUBLE_ROWS;
         } else if (strideV != 1 && p.strideT() == 1 && vocab < MAX_TILED_VOCAB) {

@@ -7,7 +7,9 @@ import java.util.Arrays;
  * of W time steps of one sequence side by side (W = {@link RowOps#tileWidth()}), the vocabulary streamed
  * in blocks of {@value #BLOCK_ROWS} rows of W contiguous values: an online soft-max per lane (running
  * max, running sum rescaled by exp(old max - new max) once per block), no transposed copy. The gradient
- * is a second pass over the logits.
+ * is a second pass over the logits. With the extensions ({@link FusedExtensions}) each block is
+ * soft-capped in the tile after it is read (in both passes), label smoothing adds a per-lane sum of the logits, and
+ * the gradient pass computes {@code fma(e, f, bias)}, times {@code 1 - (z'/c)²} when capped.
  */
 final class NcwWorker extends KernelWorker {
     /** Vocabulary rows per block: each lane's fp32 partial sum holds at most this many terms. */
@@ -26,6 +28,9 @@ final class NcwWorker extends KernelWorker {
     private final float[] zero;
     private final double[] lse;
     private final float[] targetLogit;
+    /** Per lane, with the extensions only: Σ z' (label smoothing) and the uniform part of the gradient. */
+    private final double[] logitSum;
+    private final float[] bias;
 
     NcwWorker(KernelCall call, RowOps ops) {
         super(call, ops, ops.tileWidth());
@@ -39,6 +44,8 @@ final class NcwWorker extends KernelWorker {
         this.zero = new float[tileWidth];
         this.lse = new double[tileWidth];
         this.targetLogit = new float[tileWidth];
+        this.logitSum = call.extensions != null ? new double[tileWidth] : null;
+        this.bias = call.extensions != null ? new float[tileWidth] : null;
     }
 
     @Override
@@ -58,11 +65,19 @@ final class NcwWorker extends KernelWorker {
         Arrays.fill(argMax, 0f);
         Arrays.fill(shift, 0f);
         Arrays.fill(sum, 0.0);
+        final FusedExtensions x = call.extensions;
+        if (x != null) {
+            Arrays.fill(logitSum, 0.0);
+            Arrays.fill(bias, 0f);
+        }
         final long base = problem.rowStart(b, t0);
         if (anyActive) {
             for (int v0 = 0; v0 < vocab; v0 += BLOCK_ROWS) {
                 int rows = Math.min(BLOCK_ROWS, vocab - v0);
                 fillTile(base, v0, rows, width);
+                if (x != null && x.needsLogitSum()) {
+                    ops.ncwSum(tile, rows, logitSum);
+                }
                 ops.ncwForward(tile, rows, v0, max, argMax, shift, sum);
             }
         }
@@ -81,7 +96,9 @@ final class NcwWorker extends KernelWorker {
             double s = sum[lane];
             long rowStart = base + lane; // strideT == 1
             float zy = (float) call.logits.get(rowStart + target * call.strideV);
-
+            if (x != null) {
+                zy = x.cap(zy);
+            }
             double scale = call.wantsGradient ? call.gradScale[i] : 0.0;
             if (!(m > Float.NEGATIVE_INFINITY && m < Float.POSITIVE_INFINITY) || s != s) {
                 int nan = firstNaN(rowStart);
@@ -95,10 +112,15 @@ final class NcwWorker extends KernelWorker {
                 continue;
             }
             double l = m + Math.log(s);
-            call.tokenLoss[i] = l - zy;
+            call.tokenLoss[i] = x == null ? l - zy : x.loss(l, zy, logitSum[lane]);
             call.tokenCorrect[i] = (int) argMax[lane] == target;
             if (scale != 0.0) {
-                factor[lane] = (float) (scale / s);
+                if (x == null) {
+                    factor[lane] = (float) (scale / s);
+                } else {
+                    factor[lane] = (float) (scale * x.softmaxFactor(l) / s);
+                    bias[lane] = (float) x.uniformGradient(scale);
+                }
                 zero[lane] = 0f;
                 lse[lane] = l;
                 targetLogit[lane] = zy;
@@ -121,28 +143,41 @@ final class NcwWorker extends KernelWorker {
             return;
         }
         final int[] targets = call.targets;
+        final FusedExtensions x = call.extensions;
         for (int v0 = 0; v0 < vocab; v0 += BLOCK_ROWS) {
             int rows = Math.min(BLOCK_ROWS, vocab - v0);
             fillTile(base, v0, rows, width);
-            ops.ncwGradient(tile, rows, shift, factor, zero);
+            if (x == null) {
+                ops.ncwGradient(tile, rows, shift, factor, zero);
+            } else {
+                ops.ncwGradientExtended(tile, rows, shift, factor, bias, zero, x.capped, x.inverseCapFloat);
+            }
             for (int lane = 0; lane < width; lane++) {
                 int target = targets[i0 + lane];
                 float f = factor[lane];
                 if (zero[lane] == 0f && f == f && target >= v0 && target < v0 + rows) {
                     double scale = call.gradScale[i0 + lane];
-                    tile[(target - v0) * tileWidth + lane] =
-                            (float) (scale * (Math.exp(targetLogit[lane] - lse[lane]) - 1.0));
+                    tile[(target - v0) * tileWidth + lane] = x == null
+                            ? (float) (scale * (Math.exp(targetLogit[lane] - lse[lane]) - 1.0))
+                            : (float) x.targetGradient(scale, lse[lane], targetLogit[lane]);
                 }
             }
             writeTile(gradBase, v0, rows, width);
         }
     }
 
-    /** {@code tile[v*W + t]} = logit {@code (b, t0 + t, v0 + v)} for {@code v < rows, t < width}. */
+    /**
+     * {@code tile[v*W + t]} = logit {@code (b, t0 + t, v0 + v)} for {@code v < rows, t < width}, soft-capped
+     * when the problem asks for it.
+     */
     private void fillTile(long base, int v0, int rows, int width) {
         final long strideV = call.strideV;
         for (int v = 0; v < rows; v++) {
             readContiguousFloats(base + (v0 + v) * strideV, tile, v * tileWidth, width);
+        }
+        final FusedExtensions x = call.extensions;
+        if (x != null && x.capped) {
+            ops.softCapMax(tile, 0, tile, 0, rows * tileWidth, x.capFloat, x.inverseCapFloat);
         }
     }
 

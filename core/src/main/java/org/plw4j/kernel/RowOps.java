@@ -114,6 +114,31 @@ abstract class RowOps {
     /** Narrows floats to bfloat16 bits, round to nearest even (as {@link Half#floatToBf16(float)}). */
     abstract void narrowBf16(float[] src, int soff, short[] dst, int doff, int n);
 
+    // ---------------------------------------------------------------- fp32 rows, extensions (SPEC section 7)
+
+    /**
+     * Soft-caps a row: {@code dst[doff + k] = FastExp.softCap(src[soff + k], cap, invCap)} (may alias).
+     *
+     * @return the maximum of the capped values, with {@link Math#max(float, float)} semantics
+     */
+    abstract float softCapMax(float[] src, int soff, float[] dst, int doff, int n, float cap, float invCap);
+
+    /**
+     * @return {@code Σ_k a[off + k]}, summed as {@link #expSum(float[], int, int, float)} sums its terms
+     *         (fp32 partial sums of at most 64 terms per lane, accumulated in double)
+     */
+    abstract double sum(float[] a, int off, int n);
+
+    /** {@code a[off + k] = fma(a[off + k], factor, bias)}. */
+    abstract void scaleAdd(float[] a, int off, int n, float factor, float bias);
+
+    /**
+     * {@code a[off + k] = fma(a[off + k], factor, bias) · fma(-u, u, 1)} with {@code u = z[zoff + k] · invCap}:
+     * the gradient of soft-capped logits {@code z}.
+     */
+    abstract void scaleAddCapped(float[] a, int off, int n, float factor, float bias, float[] z, int zoff,
+            float invCap);
+
     // ---------------------------------------------------------------- fp64 rows
 
     /** @return the maximum with {@link Math#max(double, double)} semantics */
@@ -130,6 +155,44 @@ abstract class RowOps {
 
     /** {@code a[off + k] *= f}. */
     abstract void scale(double[] a, int off, int n, double f);
+
+    // ---------------------------------------------------------------- fp64 rows, extensions (scalar in both implementations)
+
+    /** Like {@link #softCapMax(float[], int, float[], int, int, float, float)} in double. */
+    final double softCapMax(double[] src, int soff, double[] dst, int doff, int n, double cap, double invCap) {
+        double m = Double.NEGATIVE_INFINITY;
+        for (int k = 0; k < n; k++) {
+            double x = FastExp.softCap(src[soff + k], cap, invCap);
+            dst[doff + k] = x;
+            m = Math.max(m, x);
+        }
+        return m;
+    }
+
+    /** @return {@code Σ_k a[off + k]} in double, in index order */
+    final double sum(double[] a, int off, int n) {
+        double s = 0.0;
+        for (int k = 0; k < n; k++) {
+            s += a[off + k];
+        }
+        return s;
+    }
+
+    /** {@code a[off + k] = fma(a[off + k], factor, bias)}. */
+    final void scaleAdd(double[] a, int off, int n, double factor, double bias) {
+        for (int k = 0; k < n; k++) {
+            a[off + k] = Math.fma(a[off + k], factor, bias);
+        }
+    }
+
+    /** Like {@link #scaleAddCapped(float[], int, int, float, float, float[], int, float)} in double. */
+    final void scaleAddCapped(double[] a, int off, int n, double factor, double bias, double[] z, int zoff,
+            double invCap) {
+        for (int k = 0; k < n; k++) {
+            double u = z[zoff + k] * invCap;
+            a[off + k] = Math.fma(a[off + k], factor, bias) * Math.fma(-u, u, 1.0);
+        }
+    }
 
     // ---------------------------------------------------------------- NCW tiles (fp32, one lane per time step)
 
@@ -171,6 +234,20 @@ abstract class RowOps {
      * Gradient of one block: {@code tile[v*W + t] = zero[t] != 0 ? 0 : exp(tile[v*W + t] - shift[t]) * factor[t]}.
      */
     abstract void ncwGradient(float[] tile, int kb, float[] shift, float[] factor, float[] zero);
+
+    /**
+     * Adds each lane's sum over the block to {@code total}: {@code total[t] += Σ_{v < kb} tile[v*W + t]},
+     * the block's sum in fp32 in order of {@code v}.
+     */
+    abstract void ncwSum(float[] tile, int kb, double[] total);
+
+    /**
+     * Gradient of one block with the extensions: {@code tile[v*W + t] = zero[t] != 0 ? 0 :
+     * fma(exp(x - shift[t]), factor[t], bias[t]) · (capped ? fma(-u, u, 1) : 1)}, {@code x = tile[v*W + t]}
+     * (the capped logit), {@code u = x · invCap}.
+     */
+    abstract void ncwGradientExtended(float[] tile, int kb, float[] shift, float[] factor, float[] bias,
+            float[] zero, boolean capped, float invCap);
 
     // ---------------------------------------------------------------- choice
 

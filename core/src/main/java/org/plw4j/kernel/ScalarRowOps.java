@@ -138,6 +138,60 @@ final class ScalarRowOps extends RowOps {
     }
 
     @Override
+    float softCapMax(float[] src, int soff, float[] dst, int doff, int n, float cap, float invCap) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int k = 0; k < n; k++) {
+            float x = FastExp.softCap(src[soff + k], cap, invCap);
+            dst[doff + k] = x;
+            m = Math.max(m, x);
+        }
+        return m;
+    }
+
+    @Override
+    double sum(float[] a, int off, int n) {
+        final int w = lanes;
+        final int chunk = FLUSH_ITER * w;
+        double total = 0;
+        for (int c = 0; c < n; c += chunk) {
+            int end = Math.min(n, c + chunk);
+            java.util.Arrays.fill(acc, 0f);
+            int k = c;
+            for (; k <= end - w; k += w) {
+                for (int j = 0; j < w; j++) {
+                    acc[j] += a[off + k + j];
+                }
+            }
+            double s = 0;
+            for (int j = 0; j < w; j++) {
+                s += acc[j];
+            }
+            total += s;
+            float tail = 0f;
+            for (; k < end; k++) {
+                tail += a[off + k];
+            }
+            total += tail;
+        }
+        return total;
+    }
+
+    @Override
+    void scaleAdd(float[] a, int off, int n, float factor, float bias) {
+        for (int k = 0; k < n; k++) {
+            a[off + k] = Math.fma(a[off + k], factor, bias);
+        }
+    }
+
+    @Override
+    void scaleAddCapped(float[] a, int off, int n, float factor, float bias, float[] z, int zoff, float invCap) {
+        for (int k = 0; k < n; k++) {
+            float u = z[zoff + k] * invCap;
+            a[off + k] = Math.fma(a[off + k], factor, bias) * Math.fma(-u, u, 1f);
+        }
+    }
+
+    @Override
     double max(double[] a, int off, int n) {
         double m = Double.NEGATIVE_INFINITY;
         for (int k = 0; k < n; k++) {
@@ -229,6 +283,34 @@ final class ScalarRowOps extends RowOps {
             int base = v * TILE;
             for (int t = 0; t < TILE; t++) {
                 tile[base + t] = zero[t] != 0f ? 0f : FastExp.expf(tile[base + t] - shift[t]) * factor[t];
+            }
+        }
+    }
+
+    @Override
+    void ncwSum(float[] tile, int kb, double[] total) {
+        for (int t = 0; t < TILE; t++) {
+            float s = 0f;
+            for (int v = 0; v < kb; v++) {
+                s += tile[v * TILE + t];
+            }
+            total[t] += s;
+        }
+    }
+
+    @Override
+    void ncwGradientExtended(float[] tile, int kb, float[] shift, float[] factor, float[] bias, float[] zero,
+            boolean capped, float invCap) {
+        for (int v = 0; v < kb; v++) {
+            int base = v * TILE;
+            for (int t = 0; t < TILE; t++) {
+                float x = tile[base + t];
+                float g = Math.fma(FastExp.expf(x - shift[t]), factor[t], bias[t]);
+                if (capped) {
+                    float u = x * invCap;
+                    g *= Math.fma(-u, u, 1f);
+                }
+                tile[base + t] = zero[t] != 0f ? 0f : g;
             }
         }
     }

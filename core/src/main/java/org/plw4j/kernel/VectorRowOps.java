@@ -187,6 +187,10 @@ final class VectorRowOps extends RowOps {
                 acc += ops.anyAtLeast(ad, 1, ROW - 1, 1.0) ? 1 : 0;
                 acc += ops.expSumStore(ad, 0, ROW, 0.0, dd, 0);
                 ops.scale(dd, 0, ROW, 0.5);
+                acc += ops.softCapMax(a, 0, d, 0, ROW, 30f, 1f / 30f);
+                acc += ops.sum(d, 0, ROW);
+                ops.scaleAdd(d, 0, ROW, 0.5f, -1e-6f);
+                ops.scaleAddCapped(d, 0, ROW, 0.5f, -1e-6f, a, 0, 1f / 30f);
                 if (i % 4 == 0) {   // tiles are 4x a row's work per call
                     for (int k = 0; k < tile.length; k++) {
                         tile[k] = a[k % ROW];
@@ -197,6 +201,8 @@ final class VectorRowOps extends RowOps {
                     java.util.Arrays.fill(factor, 0.25f);
                     ops.ncwForward(tile, kb, 0, max, arg, shift, sum);
                     ops.ncwGradient(tile, kb, shift, factor, zero);
+                    ops.ncwSum(tile, kb, sum);
+                    ops.ncwGradientExtended(tile, kb, shift, factor, factor, zero, (i & 8) == 0, 1f / 30f);
                     acc += sum[i % w] + tile[i % tile.length];
                 }
             }
@@ -405,6 +411,94 @@ final class VectorRowOps extends RowOps {
         }
     }
 
+    // ---------------------------------------------------------------- fp32 rows, extensions
+
+    @Override
+    float softCapMax(float[] src, int soff, float[] dst, int doff, int n, float cap, float invCap) {
+        FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int k = 0;
+        for (; k <= n - L; k += L) {
+            FloatVector u = FloatVector.fromArray(F, src, soff + k).mul(invCap);
+            // FastExp.softCap lane-wise, written out (see the class comment): -expm1(-2|u|), then tanh
+            FloatVector y = u.abs().mul(-2f);
+            y = y.blend(FastExp.X_MIN_F, y.compare(VectorOperators.LT, FastExp.X_MIN_F));
+            FloatVector kk = y.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
+            FloatVector nn = kk.sub(FastExp.MAGIC_F);
+            FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), y);
+            r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
+            FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
+            p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
+            p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
+            p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
+            p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
+            FloatVector q = p.mul(r);
+            FloatVector m = kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
+                    .reinterpretAsFloats();
+            FloatVector m1 = m.fma(q, m.sub(1f)).neg();
+            FloatVector t = m1.div(FloatVector.broadcast(F, 2f).sub(m1));
+            FloatVector x = t.reinterpretAsInts().and(0x7FFFFFFF).or(u.reinterpretAsInts().and(Integer.MIN_VALUE))
+                    .reinterpretAsFloats().mul(cap);
+            x.intoArray(dst, doff + k);
+            m0 = m0.max(x);
+        }
+        m0.intoArray(acc4, 0);
+        float m = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < L; j++) {
+            m = Math.max(m, acc4[j]);
+        }
+        for (; k < n; k++) {
+            float x = FastExp.softCap(src[soff + k], cap, invCap);
+            dst[doff + k] = x;
+            m = Math.max(m, x);
+        }
+        return m;
+    }
+
+    @Override
+    double sum(float[] a, int off, int n) {
+        double total = 0;
+        for (int c = 0; c < n; c += CHUNK) {
+            int end = Math.min(n, c + CHUNK);
+            FloatVector.zero(F).intoArray(lanes, 0);
+            int k = c;
+            for (; k <= end - L; k += L) {
+                FloatVector.fromArray(F, lanes, 0).add(FloatVector.fromArray(F, a, off + k)).intoArray(lanes, 0);
+            }
+            total += foldLanes();
+            float tail = 0f;
+            for (; k < end; k++) {
+                tail += a[off + k];
+            }
+            total += tail;
+        }
+        return total;
+    }
+
+    @Override
+    void scaleAdd(float[] a, int off, int n, float factor, float bias) {
+        int k = 0;
+        for (; k <= n - L; k += L) {
+            FloatVector.fromArray(F, a, off + k).fma(factor, bias).intoArray(a, off + k);
+        }
+        for (; k < n; k++) {
+            a[off + k] = Math.fma(a[off + k], factor, bias);
+        }
+    }
+
+    @Override
+    void scaleAddCapped(float[] a, int off, int n, float factor, float bias, float[] z, int zoff, float invCap) {
+        int k = 0;
+        for (; k <= n - L; k += L) {
+            FloatVector u = FloatVector.fromArray(F, z, zoff + k).mul(invCap);
+            FloatVector.fromArray(F, a, off + k).fma(factor, bias).mul(u.neg().fma(u, FloatVector.broadcast(F, 1f)))
+                    .intoArray(a, off + k);
+        }
+        for (; k < n; k++) {
+            float u = z[zoff + k] * invCap;
+            a[off + k] = Math.fma(a[off + k], factor, bias) * Math.fma(-u, u, 1f);
+        }
+    }
+
     // ---------------------------------------------------------------- fp64 rows
 
     @Override
@@ -577,6 +671,57 @@ final class VectorRowOps extends RowOps {
                 FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
                         .reinterpretAsFloats());
                 e.mul(f).blend(0f, z).intoArray(tile, o);
+            }
+        }
+    }
+
+    @Override
+    void ncwSum(float[] tile, int kb, double[] total) {
+        final int w = 4 * L;
+        for (int j = 0; j < w; j += L) {
+            FloatVector.zero(F).intoArray(tmpB, j);
+            for (int v = 0; v < kb; v++) {
+                FloatVector.fromArray(F, tmpB, j).add(FloatVector.fromArray(F, tile, v * w + j)).intoArray(tmpB, j);
+            }
+        }
+        for (int t = 0; t < w; t++) {
+            total[t] += tmpB[t];
+        }
+    }
+
+    @Override
+    void ncwGradientExtended(float[] tile, int kb, float[] shift, float[] factor, float[] bias, float[] zero,
+            boolean capped, float invCap) {
+        final int w = 4 * L;
+        for (int j = 0; j < w; j += L) {
+            FloatVector h = FloatVector.fromArray(F, shift, j);
+            FloatVector f = FloatVector.fromArray(F, factor, j);
+            FloatVector c = FloatVector.fromArray(F, bias, j);
+            VectorMask<Float> z = FloatVector.fromArray(F, zero, j).compare(VectorOperators.NE, 0f);
+            for (int v = 0; v < kb; v++) {
+                int o = v * w + j;
+                FloatVector logit = FloatVector.fromArray(F, tile, o);
+                FloatVector x = logit.sub(h);
+                // e^x, FastExp.expf lane-wise, written out (see the class comment)
+                FloatVector xc = x.blend(FastExp.X_MIN_F, x.compare(VectorOperators.LT, FastExp.X_MIN_F));
+                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
+                FloatVector nn = kk.sub(FastExp.MAGIC_F);
+                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
+                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
+                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
+                p = p.fma(r, FloatVector.broadcast(F, 1f));
+                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats());
+                FloatVector g = e.fma(f, c);
+                if (capped) {
+                    FloatVector u = logit.mul(invCap);
+                    g = g.mul(u.neg().fma(u, FloatVector.broadcast(F, 1f)));
+                }
+                g.blend(0f, z).intoArray(tile, o);
             }
         }
     }

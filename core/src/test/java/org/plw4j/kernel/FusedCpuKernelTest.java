@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.plw4j.kernel.LossKernelContract.Case;
+import org.plw4j.kernel.LossKernelContract.Ext;
 import org.plw4j.kernel.LossKernelContract.Layout;
 import org.plw4j.kernel.LossKernelContract.Realised;
 import org.plw4j.kernel.LossKernelContract.Storage;
@@ -18,13 +19,17 @@ import org.plw4j.kernel.LossKernelContract.Storage;
 /** Properties of the fused kernel beyond the shared contract: thread-count independence, memory, wiring. */
 class FusedCpuKernelTest {
 
-    /** Bitwise the same outputs with 1, 2, 3 and 8 threads (each position depends only on its row). */
-    @ParameterizedTest(name = "{0}")
-    @EnumSource(ElementType.class)
-    void bitwiseIndependentOfThreadCount(ElementType type) {
+    /**
+     * Bitwise the same outputs with 1, 2, 3 and 8 threads (each position depends only on its row), without
+     * and with the extensions of SPEC §7.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"FLOAT32, NONE", "FLOAT32, ALL", "FLOAT64, NONE", "FLOAT64, ALL",
+        "BFLOAT16, NONE", "BFLOAT16, ALL", "FLOAT16, NONE", "FLOAT16, ALL"})
+    void bitwiseIndependentOfThreadCount(ElementType type, Ext ext) {
         for (Layout layout : new Layout[] {Layout.NWC, Layout.NCW, Layout.STRIDED}) {
             Case c = LossKernelContract.fit(LossKernelContract.randomCase("threads", 17, 4, 70, 1500).type(type)
-                    .layout(layout).storage(Storage.BUFFER).gradient(true));
+                    .layout(layout).storage(Storage.BUFFER).ext(ext).gradient(true));
             Realised one = new Realised(c);
             one.run(FusedCpuKernel.withParallelism(1));
             for (int threads : new int[] {2, 3, 8}) {
@@ -38,20 +43,23 @@ class FusedCpuKernelTest {
     /**
      * The vector code and its scalar twin (the same lane order, see {@link RowOps#forCall()}) give bitwise the
      * same outputs: every element type, NWC, NCW and strided, with a gradient, vocabularies with and without
-     * a tail, and non-finite logits. So a call's result does not depend on whether the warm-up had finished.
+     * a tail, and non-finite logits; without and with each extension of SPEC §7. So a call's result does not
+     * depend on whether the warm-up had finished.
      */
     @ParameterizedTest(name = "{0}")
     @EnumSource(ElementType.class)
     void vectorCodeAndItsScalarTwinAreBitwiseEqual(ElementType type) {
-        for (Layout layout : new Layout[] {Layout.NWC, Layout.NCW, Layout.STRIDED}) {
-            for (int vN : new int[] {7, 1024, 3001}) {
-                Case c = LossKernelContract.fit(LossKernelContract.randomCase("twin", 29 + vN, 3, 37, vN).type(type)
-                        .layout(layout).storage(Storage.BUFFER).gradient(true));
-                Realised v = new Realised(c);
-                Realised s = new Realised(c);
-                v.run(new FusedCpuKernel(2, new VectorRowOps(true)));
-                s.run(new FusedCpuKernel(2, VectorRowOps.scalarTwin()));
-                LossKernelContract.assertBitwiseEqual(v, s);
+        for (Ext ext : Ext.values()) {
+            for (Layout layout : new Layout[] {Layout.NWC, Layout.NCW, Layout.STRIDED}) {
+                for (int vN : new int[] {7, 1024, 3001}) {
+                    Case c = LossKernelContract.fit(LossKernelContract.randomCase("twin", 29 + vN, 3, 37, vN)
+                            .type(type).layout(layout).storage(Storage.BUFFER).ext(ext).gradient(true));
+                    Realised v = new Realised(c);
+                    Realised s = new Realised(c);
+                    v.run(new FusedCpuKernel(2, new VectorRowOps(true)));
+                    s.run(new FusedCpuKernel(2, VectorRowOps.scalarTwin()));
+                    LossKernelContract.assertBitwiseEqual(v, s);
+                }
             }
         }
     }

@@ -113,6 +113,29 @@ public abstract class LossKernelContract {
         }
     }
 
+    /**
+     * The optional extensions of SPEC §7, alone and together: label smoothing 0.1 (the common choice),
+     * z-loss 1e-3 (ten times PaLM's 1e-4, so that {@code lambda·lse²} moves the loss by 0.01 to 1 here), soft-cap
+     * 20 (logits of std 3 to 12 reach the saturated part of tanh).
+     */
+    protected enum Ext {
+        NONE(0, 0, 0),
+        LABEL_SMOOTHING(0.1, 0, 0),
+        Z_LOSS(0, 1e-3, 0),
+        SOFT_CAP(0, 0, 20),
+        ALL(0.1, 1e-3, 20);
+
+        final double labelSmoothing;
+        final double zLoss;
+        final double softCap;
+
+        Ext(double labelSmoothing, double zLoss, double softCap) {
+            this.labelSmoothing = labelSmoothing;
+            this.zLoss = zLoss;
+            this.softCap = softCap;
+        }
+    }
+
     private static final int WINDOW = 13;
     /** Value of gradient storage outside the view: it must survive the kernel. */
     private static final double SENTINEL = 12.5;
@@ -132,6 +155,7 @@ public abstract class LossKernelContract {
         Layout gradLayout;
         boolean gradient;
         boolean inPlace;
+        Ext ext = Ext.NONE;
 
         Case(String label, int bN, int n, int vN, double[] values, int[] targets, double[] scale) {
             this.label = label;
@@ -169,6 +193,11 @@ public abstract class LossKernelContract {
             return this;
         }
 
+        Case ext(Ext e) {
+            this.ext = e;
+            return this;
+        }
+
         Case inPlace(boolean p) {
             this.inPlace = p;
             if (p) {
@@ -183,9 +212,9 @@ public abstract class LossKernelContract {
 
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "%s B=%d N=%d V=%d %s %s %s%s%s", label, bN, n, vN, type, storage,
+            return String.format(Locale.ROOT, "%s B=%d N=%d V=%d %s %s %s%s%s%s", label, bN, n, vN, type, storage,
                     layout, gradient ? " grad" + (gradLayout != null ? "->" + gradLayout : "") : "",
-                    inPlace ? " in-place" : "");
+                    inPlace ? " in-place" : "", ext == Ext.NONE ? "" : " " + ext);
         }
     }
 
@@ -214,7 +243,8 @@ public abstract class LossKernelContract {
                 }
             }
             LossProblem.Builder pb = LossProblem.builder().shape(c.bN, c.n, c.vN)
-                    .logits(logits, lg[0], lg[1], lg[2], lg[3]).targets(c.targets.clone());
+                    .logits(logits, lg[0], lg[1], lg[2], lg[3]).targets(c.targets.clone())
+                    .extensions(c.ext.labelSmoothing, c.ext.zLoss, c.ext.softCap);
             if (c.inPlace) {
                 this.grad = logits;
                 this.gg = lg;
@@ -784,5 +814,120 @@ public abstract class LossKernelContract {
     @EnumSource(value = Layout.class, names = {"NWC", "NCW", "TIME_MAJOR"})
     void manyRows(Layout layout) {
         checkAgainstReference(randomCase("many-rows", 21, 8, 64, 515).layout(layout).gradient(true));
+    }
+
+    // ------------------------------------------------------------------ extensions (SPEC §7)
+
+    static Stream<Arguments> extensionCases() {
+        List<Arguments> list = new ArrayList<>();
+        long seed = 5000;
+        for (ElementType type : ElementType.values()) {
+            for (Layout layout : Layout.values()) {
+                for (Ext ext : new Ext[] {Ext.LABEL_SMOOTHING, Ext.Z_LOSS, Ext.SOFT_CAP, Ext.ALL}) {
+                    for (boolean grad : new boolean[] {false, true}) {
+                        Storage storage = (layout.ordinal() + ext.ordinal()) % 2 == 0 ? Storage.ARRAY : Storage.BUFFERS;
+                        list.add(Arguments.of(type, storage, layout, ext, grad, seed++));
+                    }
+                }
+            }
+        }
+        return list.stream();
+    }
+
+    /**
+     * Each extension alone and all together, against the reference within the tolerances above: every dtype
+     * and layout, heap arrays and windowed buffers, with and without a gradient (B=3, N=9, V=61).
+     */
+    @ParameterizedTest(name = "{0} {1} {2} {3} grad={4}")
+    @MethodSource("extensionCases")
+    void extensionsSmall(ElementType type, Storage storage, Layout layout, Ext ext, boolean grad, long seed) {
+        checkAgainstReference(randomCase("ext", seed, 3, 9, 61).type(type).storage(storage).layout(layout).ext(ext)
+                .gradient(grad));
+    }
+
+    /** All extensions on shapes with vector lanes, tiles and tails (B=2, N=45, V=1031), every dtype and layout. */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("dtypeAndLayout")
+    void extensionsMedium(ElementType type, Layout layout) {
+        checkAgainstReference(randomCase("ext-medium", 6000 + 7L * type.ordinal() + layout.ordinal(), 2, 45, 1031)
+                .type(type).layout(layout).storage(layout.ordinal() % 2 == 0 ? Storage.ARRAY : Storage.BUFFER)
+                .ext(Ext.ALL).gradient(true));
+    }
+
+    /** All extensions with the gradient written over the logits. */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("dtypeAndLayout")
+    void extensionsInPlace(ElementType type, Layout layout) {
+        for (Ext ext : new Ext[] {Ext.SOFT_CAP, Ext.ALL}) {
+            Case c = fit(randomCase("ext-in-place", 7000 + layout.ordinal(), 2, 33, 301).type(type).layout(layout)
+                    .storage(layout == Layout.STRIDED ? Storage.BUFFERS : Storage.ARRAY).ext(ext));
+            Realised mine = new Realised(c.inPlace(true));
+            mine.run(kernel());
+            c.inPlace = false;
+            Realised ref = new Realised(c);
+            ref.run(ReferenceKernel.INSTANCE);
+            assertSameOutputs(ref, mine);
+        }
+    }
+
+    /**
+     * Non-finite logits under the extensions, against the reference (non-finite classes exact) and SPEC §7/§10:
+     * soft-capping maps ±Inf to ±c, so a +Inf row and an all -Inf row get finite losses; NaN stays NaN; with
+     * label smoothing a -Inf anywhere in a weighted row makes the mean logit -Inf and the loss +Inf.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("dtypeAndLayout")
+    void extensionsNonFinite(ElementType type, Layout layout) {
+        double ninf = Double.NEGATIVE_INFINITY;
+        double[][] rows = {
+            {0.5, NAN, 1, 2, 0, 0, 0, 0, 1}, // NaN
+            {1, 2, INF, 0, 0, 0, 0, 0, 0}, // +Inf
+            {ninf, ninf, ninf, ninf, ninf, ninf, ninf, ninf, ninf}, // all -Inf
+            {1, ninf, 2, 3, 0, -1, 0, 0, 0}, // -Inf target
+            {1, ninf, 2, 3, ninf, -1, 0, ninf, 0}, // -Inf elsewhere
+        };
+        int[] targets = {2, 0, 3, 1, 3};
+        double[] scale = {1, 0.5, 1, 0.25, 0.75};
+        for (Ext ext : new Ext[] {Ext.LABEL_SMOOTHING, Ext.Z_LOSS, Ext.SOFT_CAP, Ext.ALL}) {
+            Realised r = checkAgainstReference(rows("ext-non-finite", rows, targets, scale).type(type).layout(layout)
+                    .ext(ext).gradient(true));
+            boolean capped = ext.softCap > 0;
+            assertTrue(Double.isNaN(r.tokenLoss[0]), ext + ": NaN row");
+            assertEquals(capped, Double.isFinite(r.tokenLoss[1]), ext + ": +Inf row");
+            assertEquals(capped, Double.isFinite(r.tokenLoss[2]), ext + ": all -Inf row");
+            if (ext.labelSmoothing != 0 && !capped) {
+                assertEquals(INF, r.tokenLoss[4], ext + ": -Inf in the row makes the mean logit -Inf");
+            }
+        }
+    }
+
+    /**
+     * Worked example, all extensions: z = (1, 2, 3), y = 0, eps = 0.1, lambda = 1e-3, c = 20; by SPEC §7 in
+     * double: z' = 20 tanh(z/20), lse = log Σ exp z', loss = 0.9 (lse - z'_0) + 0.1 (lse - mean z') + 1e-3 lse²,
+     * gradient s·((1 + 2e-3 lse) softmax(z') - 0.9 [v = 0] - 0.1/3)(1 - (z'/20)²).
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("dtypeAndLayout")
+    void extensionsWorkedExample(ElementType type, Layout layout) {
+        Case c = rows("ext-worked", new double[][] {{1, 2, 3}}, new int[] {0}, new double[] {0.5}).type(type)
+                .layout(layout).ext(Ext.ALL).gradient(true);
+        Realised r = checkAgainstReference(c);
+        double[] zc = new double[3];
+        double sum = 0;
+        double mean = 0;
+        for (int v = 0; v < 3; v++) {
+            zc[v] = 20 * Math.tanh((v + 1) / 20.0);
+            sum += Math.exp(zc[v]);
+            mean += zc[v] / 3;
+        }
+        double lse = Math.log(sum);
+        double loss = 0.9 * (lse - zc[0]) + 0.1 * (lse - mean) + 1e-3 * lse * lse;
+        assertEquals(loss, r.tokenLoss[0], lossTolerance(type) * (1 + loss));
+        double[] tol = gradientTolerance(type);
+        for (int v = 0; v < 3; v++) {
+            double u = zc[v] / 20;
+            double want = 0.5 * ((1 + 2e-3 * lse) * Math.exp(zc[v] - lse) - (v == 0 ? 0.9 : 0) - 0.1 / 3) * (1 - u * u);
+            assertEquals(want, r.gradient(0, 0, v), ulpIn(type, want) + tol[0] * 0.5 + tol[1] * Math.abs(want));
+        }
     }
 }
