@@ -19,7 +19,9 @@ import org.plw4j.kernel.ReferenceKernel;
 
 /**
  * The GPU check and benchmark that {@code cuda/gpu-check.sh} runs on a GPU machine (which has no
- * Maven and no ND4J natives): plain Java arrays through the kernel layer.
+ * Maven and no ND4J natives): plain Java arrays through the kernel layer. A harness, not part of
+ * the published jar: it is compiled with the tests and reaches the GPU machine in
+ * {@code plw4j-cuda-tests.jar} ({@code cuda/scripts/prepare-gpu-bundle.sh}); surefire does not run it.
  *
  * <pre>
  * java -cp ... org.plw4j.cuda.GpuCheck probe|compare|bench|all [--out results.jsonl] [--quick]

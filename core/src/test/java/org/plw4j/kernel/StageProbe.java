@@ -8,8 +8,8 @@ import java.util.SplittableRandom;
 
 /**
  * Per-logit cost of each stage of the fused forward's row loop, on one thread, through the kernel's own
- * row operations (this class sits in the kernel's package on the class path to reach them; it copies no
- * kernel code): reading a row from native memory ({@link Memory#readShorts} / {@link Memory#readFloats},
+ * row operations (a probe with a {@code main}, in core's test sources and the kernel's package so that
+ * it reaches them without copying kernel code; surefire does not run it): reading a row from native memory ({@link Memory#readShorts} / {@link Memory#readFloats},
  * what the {@code streamRead} baseline does per row), the bf16 widening with the row maximum, the
  * maximum of an fp32 row, and the exponential sum ({@link RowOps#expSum}) of a row already in cache,
  * then the whole forward row (read, maximum, exponential sum). Rows of V logits, normal with standard
@@ -21,8 +21,12 @@ import java.util.SplittableRandom;
  * into which each row is copied first. The native loads (JDK 17 {@code fromByteBuffer}, later
  * {@code fromMemorySegment}) were measured no faster (benchmarks/RESULTS.md).
  *
- * <p>Run: {@code java --add-modules jdk.incubator.vector -cp benchmarks.jar org.plw4j.kernel.StageProbe 32000 2048 9}
- * (V, rows, rounds).
+ * <p>Run (V, rows, rounds), from the repository root:
+ * <pre>
+ * mvn -q -B -pl core -am test-compile
+ * java --add-modules jdk.incubator.vector -cp core/target/classes:core/target/test-classes \
+ *      org.plw4j.kernel.StageProbe 32000 2048 9
+ * </pre>
  */
 public final class StageProbe {
     private StageProbe() {

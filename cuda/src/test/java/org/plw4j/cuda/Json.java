@@ -2,7 +2,7 @@ package org.plw4j.cuda;
 
 import java.util.Locale;
 
-/** A one-line JSON object writer for the GPU check's results (no dependency). */
+/** A one-line JSON object writer for {@link GpuCheck}'s results (the GPU bundle carries no JSON library). */
 final class Json {
     private final StringBuilder sb = new StringBuilder("{");
 
