@@ -4,8 +4,10 @@
  * computeWithGradient allocates: where THP is in "madvise" mode (the default of Debian and Ubuntu), every
  * 4 KiB page of a fresh array otherwise costs one page fault when the kernel writes it.
  *
- * Built by the core module's "native-linux-x86_64" profile (gcc, no JNI headers needed: the signature is
- * written with fixed-width types, which is the JNI ABI of jlong/jint on x86-64 Linux).
+ * Built by build-native.sh beside this file into core/src/main/resources/org/plw4j/native/linux-x86_64/
+ * libplw4j.so, which is committed so that the core jar is the same on every machine (no JNI headers
+ * needed: the signature is written with fixed-width types, which is the JNI ABI of jlong/jint on x86-64
+ * Linux).
  */
 #include <errno.h>
 #include <stdint.h>

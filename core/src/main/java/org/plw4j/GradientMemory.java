@@ -23,9 +23,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * <li>Otherwise, from {@value #MIN_BYTES} bytes on: native memory from JavaCPP's typed pointers (which do
  *     not initialise it), advised to {@link HugePages} before anything writes it, wrapped as an ND4J buffer
  *     that keeps the pointer (JavaCPP frees it when the array is collected or closed, as for ND4J's own
- *     arrays). ND4J's own {@code createUninitialized} writes every byte on one thread here (measured:
- *     0.85 s for 262 MB, the page faults of the whole array), before the kernel writes it again; this way
- *     the pages are first touched by the kernel's own workers, in 2 MiB pages where Linux allows.</li>
+ *     arrays). ND4J's own {@code createUninitialized} writes every byte on one thread, taking the page
+ *     faults of the whole array before the kernel writes it again ({@code benchmarks/RESULTS.md}); this
+ *     way the pages are first touched by the kernel's own workers, in 2 MiB pages where Linux allows.</li>
  * <li>Smaller arrays, and other data types: {@code Nd4j.createUninitialized}.</li>
  * </ul>
  */

@@ -12,15 +12,16 @@ import java.util.Locale;
 
 /**
  * Transparent huge pages for fresh gradient arrays: {@code madvise(MADV_HUGEPAGE)} through plw4j's one JNI
- * function ({@code src/main/c/plw4j_hugepages.c}, built into the jar on Linux x86-64 as
- * {@value #RESOURCE}). Where Linux runs THP in "madvise" mode (Debian's and Ubuntu's default), memory is
- * otherwise mapped 4 KiB at a time, one page fault each when first written; on the benchmark machine (a
- * microVM) that is ~13 µs per page, 0.85 s for a 262 MB gradient, and 2 MiB pages cut it several times
- * ({@code benchmarks/results/first-touch.txt}). Advice never changes values; it is given only to memory
- * nobody has written yet (see {@link GradientMemory}).
+ * function ({@code src/main/c/plw4j_hugepages.c}, prebuilt for Linux x86-64 by
+ * {@code src/main/c/build-native.sh} and shipped in the jar as {@value #RESOURCE}). Where Linux runs THP in
+ * "madvise" mode (Debian's and Ubuntu's default), memory is otherwise mapped 4 KiB at a time, one page
+ * fault each when first written, and 2 MiB pages make the first touch of a large gradient several times
+ * cheaper ({@code benchmarks/results/first-touch.txt}). Advice never changes values; it is given only to
+ * memory nobody has written yet (see {@link GradientMemory}).
  *
- * <p>Unavailable (every call a no-op) off Linux x86-64, when the jar was built without gcc, when the
- * library fails to load, or with {@code -D}{@value #PROPERTY}{@code =false}.
+ * <p>Unavailable (every call a no-op) off Linux x86-64, when the library is missing or fails to load,
+ * or with {@code -D}{@value #PROPERTY}{@code =false}; fresh gradients then take 4 KiB page faults and
+ * the results are the same.
  */
 final class HugePages {
     /** System property: {@code false} turns the advice off. */
@@ -31,7 +32,7 @@ final class HugePages {
     static final long HUGE_PAGE = 2L << 20;
 
     private static final System.Logger LOG = System.getLogger(HugePages.class.getName());
-    private static final boolean AVAILABLE = load();
+    private static final boolean AVAILABLE = load(RESOURCE);
 
     private HugePages() {
     }
@@ -68,7 +69,13 @@ final class HugePages {
         return errno == 0;
     }
 
-    private static boolean load() {
+    /**
+     * Loads the JNI library from a class-path resource, unless turned off or off Linux x86-64.
+     *
+     * @param resource the class-path resource of the library
+     * @return whether it was loaded; false, never an exception, when it is missing or cannot be loaded
+     */
+    static boolean load(String resource) {
         if (System.getProperty(PROPERTY, "true").trim().equalsIgnoreCase("false")) {
             LOG.log(System.Logger.Level.DEBUG,
                     () -> "plw4j: transparent huge pages for gradients off (" + PROPERTY + "=false)");
@@ -79,10 +86,10 @@ final class HugePages {
         if (!os.startsWith("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
             return false;
         }
-        URL url = HugePages.class.getResource(RESOURCE);
+        URL url = HugePages.class.getResource(resource);
         if (url == null) {
             LOG.log(System.Logger.Level.DEBUG,
-                    "plw4j: no native library in this build (" + RESOURCE + "); fresh gradients use 4 KiB pages");
+                    "plw4j: no native library " + resource + "; fresh gradients use 4 KiB pages");
             return false;
         }
         try {
@@ -98,7 +105,7 @@ final class HugePages {
             }
             System.load(file.toAbsolutePath().toString());
             LOG.log(System.Logger.Level.DEBUG,
-                    () -> "plw4j: transparent huge pages for fresh gradient arrays (" + RESOURCE + ")");
+                    () -> "plw4j: transparent huge pages for fresh gradient arrays (" + resource + ")");
             return true;
         } catch (IOException | URISyntaxException | RuntimeException | UnsatisfiedLinkError e) {
             LOG.log(System.Logger.Level.DEBUG,
