@@ -1,6 +1,7 @@
 package org.plw4j;
 
 import java.util.Locale;
+import java.util.function.Consumer;
 import org.plw4j.kernel.Backends;
 import org.plw4j.kernel.LossExtensions;
 import org.plw4j.kernel.LossKernel;
@@ -30,48 +31,40 @@ record LossSettings(double promptLossWeight, Normalization normalization, double
     static final LossSettings DEFAULTS = new LossSettings(1.0, Normalization.WEIGHTED_MEAN, Double.NaN,
             LogitsLayout.NWC, true, -100, null, LossExtensions.NONE, LinearCrossEntropy.Options.DEFAULTS);
 
-    LossSettings withPromptLossWeight(double plw) {
-        return new LossSettings(plw, normalization, globalDenominator, layout, shift, ignoreIndex, kernel, extensions, linear);
+    /**
+     * @param change sets the fields that differ on a mutable copy of these settings
+     * @return the settings with that change
+     */
+    LossSettings with(Consumer<Copy> change) {
+        Copy c = new Copy(this);
+        change.accept(c);
+        return new LossSettings(c.promptLossWeight, c.normalization, c.globalDenominator, c.layout, c.shift,
+                c.ignoreIndex, c.kernel, c.extensions, c.linear);
     }
 
-    /** A mode without a value of its own: the global denominator is cleared to NaN. */
-    LossSettings withNormalization(Normalization mode) {
-        return new LossSettings(promptLossWeight, mode, Double.NaN, layout, shift, ignoreIndex, kernel, extensions, linear);
-    }
+    /** The fields of a {@link LossSettings} being changed by {@link #with}; lives only inside that call. */
+    static final class Copy {
+        double promptLossWeight;
+        Normalization normalization;
+        double globalDenominator;
+        LogitsLayout layout;
+        boolean shift;
+        int ignoreIndex;
+        LossKernel kernel;
+        LossExtensions extensions;
+        LinearCrossEntropy.Options linear;
 
-    LossSettings withGlobalDenominator(double d) {
-        return new LossSettings(promptLossWeight, Normalization.GLOBAL_DENOMINATOR, d, layout, shift, ignoreIndex,
-                kernel, extensions, linear);
-    }
-
-    LossSettings withLayout(LogitsLayout l) {
-        return new LossSettings(promptLossWeight, normalization, globalDenominator, l, shift, ignoreIndex, kernel,
-                extensions, linear);
-    }
-
-    LossSettings withShift(boolean s) {
-        return new LossSettings(promptLossWeight, normalization, globalDenominator, layout, s, ignoreIndex, kernel,
-                extensions, linear);
-    }
-
-    LossSettings withIgnoreIndex(int index) {
-        return new LossSettings(promptLossWeight, normalization, globalDenominator, layout, shift, index, kernel,
-                extensions, linear);
-    }
-
-    LossSettings withKernel(LossKernel k) {
-        return new LossSettings(promptLossWeight, normalization, globalDenominator, layout, shift, ignoreIndex, k,
-                extensions, linear);
-    }
-
-    LossSettings withExtensions(LossExtensions e) {
-        return new LossSettings(promptLossWeight, normalization, globalDenominator, layout, shift, ignoreIndex, kernel,
-                e, linear);
-    }
-
-    LossSettings withLinear(LinearCrossEntropy.Options l) {
-        return new LossSettings(promptLossWeight, normalization, globalDenominator, layout, shift, ignoreIndex, kernel,
-                extensions, l);
+        private Copy(LossSettings s) {
+            promptLossWeight = s.promptLossWeight;
+            normalization = s.normalization;
+            globalDenominator = s.globalDenominator;
+            layout = s.layout;
+            shift = s.shift;
+            ignoreIndex = s.ignoreIndex;
+            kernel = s.kernel;
+            extensions = s.extensions;
+            linear = s.linear;
+        }
     }
 
     /** @return the kernel given, or the one {@code plw4j.backend} selects now */

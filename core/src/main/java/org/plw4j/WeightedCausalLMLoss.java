@@ -60,7 +60,7 @@ public final class WeightedCausalLMLoss {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "promptLossWeight must be a finite number in [0, 1], was %s", plw));
         }
-        return new WeightedCausalLMLoss(settings.withPromptLossWeight(plw));
+        return new WeightedCausalLMLoss(settings.with(c -> c.promptLossWeight = plw));
     }
 
     /**
@@ -80,7 +80,10 @@ public final class WeightedCausalLMLoss {
             throw new IllegalArgumentException(
                     "normalization GLOBAL_DENOMINATOR needs its value: use withGlobalDenominator(d) with d > 0");
         }
-        return new WeightedCausalLMLoss(settings.withNormalization(mode));
+        return new WeightedCausalLMLoss(settings.with(c -> {
+            c.normalization = mode;
+            c.globalDenominator = Double.NaN; // a mode without a value of its own
+        }));
     }
 
     /**
@@ -98,7 +101,10 @@ public final class WeightedCausalLMLoss {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "globalDenominator must be finite and > 0, was %s", d));
         }
-        return new WeightedCausalLMLoss(settings.withGlobalDenominator(d));
+        return new WeightedCausalLMLoss(settings.with(c -> {
+            c.normalization = Normalization.GLOBAL_DENOMINATOR;
+            c.globalDenominator = d;
+        }));
     }
 
     /**
@@ -110,7 +116,7 @@ public final class WeightedCausalLMLoss {
         if (layout == null) {
             throw new IllegalArgumentException("layout must not be null");
         }
-        return new WeightedCausalLMLoss(settings.withLayout(layout));
+        return new WeightedCausalLMLoss(settings.with(c -> c.layout = layout));
     }
 
     /**
@@ -119,7 +125,7 @@ public final class WeightedCausalLMLoss {
      * @return a copy with that shift
      */
     public WeightedCausalLMLoss withShift(boolean shift) {
-        return new WeightedCausalLMLoss(settings.withShift(shift));
+        return new WeightedCausalLMLoss(settings.with(c -> c.shift = shift));
     }
 
     /**
@@ -127,7 +133,7 @@ public final class WeightedCausalLMLoss {
      * @return a copy with that ignore index
      */
     public WeightedCausalLMLoss withIgnoreIndex(int ignoreIndex) {
-        return new WeightedCausalLMLoss(settings.withIgnoreIndex(ignoreIndex));
+        return new WeightedCausalLMLoss(settings.with(c -> c.ignoreIndex = ignoreIndex));
     }
 
     /**
@@ -136,7 +142,7 @@ public final class WeightedCausalLMLoss {
      * @return a copy using that kernel
      */
     public WeightedCausalLMLoss withKernel(LossKernel kernel) {
-        return new WeightedCausalLMLoss(settings.withKernel(kernel));
+        return new WeightedCausalLMLoss(settings.with(c -> c.kernel = kernel));
     }
 
     /**
@@ -160,7 +166,7 @@ public final class WeightedCausalLMLoss {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "labelSmoothing must be in [0, 1), was %s", eps));
         }
-        return new WeightedCausalLMLoss(settings.withExtensions(settings.extensions().withLabelSmoothing(eps)));
+        return new WeightedCausalLMLoss(settings.with(c -> c.extensions = c.extensions.withLabelSmoothing(eps)));
     }
 
     /**
@@ -175,7 +181,7 @@ public final class WeightedCausalLMLoss {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "zLoss must be finite and >= 0, was %s", lambda));
         }
-        return new WeightedCausalLMLoss(settings.withExtensions(settings.extensions().withZLoss(lambda)));
+        return new WeightedCausalLMLoss(settings.with(c -> c.extensions = c.extensions.withZLoss(lambda)));
     }
 
     /**
@@ -191,7 +197,7 @@ public final class WeightedCausalLMLoss {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "logitSoftCap must be finite and > 0 (or 0 for off), was %s", c));
         }
-        return new WeightedCausalLMLoss(settings.withExtensions(settings.extensions().withSoftCap(c)));
+        return new WeightedCausalLMLoss(settings.with(s -> s.extensions = s.extensions.withSoftCap(c)));
     }
 
     /** @return the label smoothing epsilon, 0 when off */
@@ -348,8 +354,8 @@ public final class WeightedCausalLMLoss {
         if (bytes <= 0) {
             throw new IllegalArgumentException(String.format(Locale.ROOT, "chunkBytes must be > 0, was %d", bytes));
         }
-        return new WeightedCausalLMLoss(settings.withLinear(
-                new LinearCrossEntropy.Options(bytes, settings.linear().zeroWeightRows())));
+        return new WeightedCausalLMLoss(settings.with(c -> c.linear = new LinearCrossEntropy.Options(bytes,
+                c.linear.zeroWeightRows())));
     }
 
     /**
@@ -365,8 +371,8 @@ public final class WeightedCausalLMLoss {
         if (mode == null) {
             throw new IllegalArgumentException("zeroWeightRows must not be null");
         }
-        return new WeightedCausalLMLoss(settings.withLinear(
-                new LinearCrossEntropy.Options(settings.linear().chunkBytes(), mode)));
+        return new WeightedCausalLMLoss(settings.with(c -> c.linear = new LinearCrossEntropy.Options(c.linear.chunkBytes(),
+                mode)));
     }
 
     /** @return the fused linear path's chunk budget in bytes, or 0 when it is derived from each problem */

@@ -25,13 +25,13 @@ class TokenPlanTest {
     private static final int[][] ROLES = {{P, P, C, C, C, I}, {I, P, P, C, I, I}};
     private static final long[] IDS = {3, 1, 4, 1, 5, 9, 2, 6, 5, -100, 5, 8};
 
-    private static TokenPlan plan(LossSettings settings, boolean gradient) {
-        return TokenPlan.build(IDS, PromptCompletionMask.ofRoles(ROLES), 2, 6, V, settings, gradient,
+    private static TokenPlan plan(WeightedCausalLMLoss loss, boolean gradient) {
+        return TokenPlan.build(IDS, PromptCompletionMask.ofRoles(ROLES), 2, 6, V, loss.settings(), gradient,
                 new long[] {2, 6});
     }
 
-    private static LossSettings plw(double plw) {
-        return LossSettings.DEFAULTS.withPromptLossWeight(plw);
+    private static WeightedCausalLMLoss plw(double plw) {
+        return WeightedCausalLMLoss.withDefaults().withPromptLossWeight(plw);
     }
 
     @Test
@@ -91,7 +91,7 @@ class TokenPlanTest {
     @Test
     void sumWithoutWeightHasDenominatorZero() {
         TokenPlan p = TokenPlan.build(IDS, PromptCompletionMask.ofRoles(new int[2][6]), 2, 6, V,
-                plw(0.25).withNormalization(Normalization.SUM), true, new long[] {2, 6});
+                plw(0.25).withNormalization(Normalization.SUM).settings(), true, new long[] {2, 6});
         assertEquals(0.0, p.denominator);
         assertArrayEquals(new double[12], p.gradScale);
     }
@@ -131,9 +131,9 @@ class TokenPlanTest {
     void rejectsAnOutOfRangeTargetOnlyWhereItCarriesARole() {
         long[] ids = IDS.clone();
         ids[5] = 42;   // the IGNORE token (0, 5): padding may hold any id
-        TokenPlan.build(ids, PromptCompletionMask.ofRoles(ROLES), 2, 6, V, plw(0.25), false, new long[] {2, 6});
+        TokenPlan.build(ids, PromptCompletionMask.ofRoles(ROLES), 2, 6, V, plw(0.25).settings(), false, new long[] {2, 6});
         ids[4] = 10;   // the COMPLETION token (0, 4), the target of position (0, 3)
-        assertRejects(() -> TokenPlan.build(ids, PromptCompletionMask.ofRoles(ROLES), 2, 6, V, plw(0.25), false,
+        assertRejects(() -> TokenPlan.build(ids, PromptCompletionMask.ofRoles(ROLES), 2, 6, V, plw(0.25).settings(), false,
                 new long[] {2, 6}), "[0, 10)", "[0, 4]", "COMPLETION", "was 10");
     }
 }
