@@ -14,7 +14,7 @@ final class TokenPlan {
     final int length;
     final int[] targets;
     final double[] weights;
-    /** role of the target as measured in the metrics: 0 none, 1 prompt, 2 completion. */
+    /** code of the target's role as measured in the metrics ({@link TokenRole}; IGNORE: not measured). */
     final byte[] measured;
     /** whether the per-token loss is reported at this position. */
     final boolean[] reported;
@@ -78,14 +78,14 @@ final class TokenPlan {
                 if (y == ignoreIndex) {
                     continue;
                 }
-                int role = roles == null ? 0 : roles[src];
+                int role = roles == null ? TokenRole.IGNORE_CODE : roles[src];
                 double weight;
                 if (explicit != null) {
                     weight = explicit[src];
                 } else {
-                    weight = role == 2 ? 1.0 : role == 1 ? plw : 0.0;
+                    weight = role == TokenRole.COMPLETION_CODE ? 1.0 : role == TokenRole.PROMPT_CODE ? plw : 0.0;
                 }
-                boolean active = role != 0 || weight > 0.0;
+                boolean active = role != TokenRole.IGNORE_CODE || weight > 0.0;
                 if (!active) {
                     continue;
                 }
@@ -99,7 +99,7 @@ final class TokenPlan {
                 targets[i] = (int) y;
                 w[i] = weight;
                 measured[i] = (byte) role;
-                reported[i] = role != 0 || (roles == null && weight > 0.0);
+                reported[i] = role != TokenRole.IGNORE_CODE || (roles == null && weight > 0.0);
             }
         }
         // denominators, in fixed order
@@ -197,13 +197,13 @@ final class TokenPlan {
                         nonFinite++;
                     }
                 }
-                if (measured[i] == 1) {
+                if (measured[i] == TokenRole.PROMPT_CODE) {
                     pTok++;
                     prompt.add(l);
                     if (tokenCorrect[i]) {
                         pOk++;
                     }
-                } else if (measured[i] == 2) {
+                } else if (measured[i] == TokenRole.COMPLETION_CODE) {
                     cTok++;
                     completion.add(l);
                     if (tokenCorrect[i]) {
