@@ -56,56 +56,77 @@ final class Batch {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "preOutput must have fewer than 2^31 rows and columns, was %s", Arrays.toString(preOutput.shape())));
         }
-        if (labels.rank() != 2 || labels.size(0) != rowsL || labels.size(1) != 2) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "labels must be [rows, 2] = [%d, 2] (DL4J flattens [mb, 2, T] labels: channel 0 target id,"
-                            + " channel 1 role code), was %s", rowsL, Arrays.toString(labels.shape())));
-        }
         int rows = (int) rowsL;
         int vocab = (int) vocabL;
-        DataType ldt = labels.dataType();
-        long exactIntegers = ldt == DataType.FLOAT16 ? 2048 : ldt == DataType.BFLOAT16 ? 256 : Long.MAX_VALUE;
-        if (vocab - 1L > exactIntegers) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "labels of dtype %s hold integers exactly only up to %d, too few for token ids up to V-1 = %d;"
-                            + " use FLOAT or DOUBLE labels", ldt, exactIntegers, vocab - 1));
-        }
-        double[] keep = maskValues(mask, rows);
-        double[] lab = labels.castTo(DataType.DOUBLE).dup('c').data().asDouble();
-        int[] ids = new int[rows];
-        int[] codes = new int[rows];
-        for (int i = 0; i < rows; i++) {
-            if (keep != null && keep[i] == 0) {
-                continue; // masked: IGNORE, id 0 (the label row may hold anything)
-            }
-            double c = lab[2 * i + LossWeightedCausalLM.ROLE_CHANNEL];
-            if (!(c == 0 || c == 1 || c == 2)) {
-                throw new IllegalArgumentException(String.format(Locale.ROOT,
-                        "labels channel %d must hold role codes 0 (IGNORE), 1 (PROMPT) or 2 (COMPLETION), row %d of"
-                                + " the [rows, 2] labels (row = b + mb*t for RnnOutputLayer) was %s",
-                        LossWeightedCausalLM.ROLE_CHANNEL, i, c));
-            }
-            if (c == TokenRole.IGNORE.code()) {
-                continue;
-            }
-            double y = lab[2 * i + LossWeightedCausalLM.TARGET_CHANNEL];
-            if (y == ignoreIndex) {
-                continue;
-            }
-            if (!(y >= 0 && y < vocab && y == Math.rint(y))) {
-                throw new IllegalArgumentException(String.format(Locale.ROOT,
-                        "labels channel %d must hold integral target ids in [0, %d) or the ignore index %d where the"
-                                + " role is not IGNORE, row %d of the [rows, 2] labels (row = b + mb*t for"
-                                + " RnnOutputLayer) was %s with role %d", LossWeightedCausalLM.TARGET_CHANNEL, vocab,
-                        ignoreIndex, i, y, (int) c));
-            }
-            ids[i] = (int) y;
-            codes[i] = (int) c;
-        }
+        Targets t = Targets.of(labels, mask, rows, vocab, ignoreIndex);
         INDArray logits = preOutput.reshape(preOutput.ordering(), 1, rows, vocab);
-        INDArray idArray = Nd4j.createFromArray(new int[][] {ids});
-        PromptCompletionMask roles = PromptCompletionMask.ofRoles(new int[][] {codes});
-        return new Batch(rows, vocab, logits, idArray, roles, codes);
+        INDArray idArray = Nd4j.createFromArray(new int[][] {t.ids});
+        PromptCompletionMask roles = PromptCompletionMask.ofRoles(new int[][] {t.codes});
+        return new Batch(rows, vocab, logits, idArray, roles, t.codes);
+    }
+
+    /**
+     * The checked targets of DL4J's flattened labels, per row: the target id (0 where ignored) and the effective
+     * role code (IGNORE where masked or where the target is the ignore index).
+     */
+    record Targets(int[] ids, int[] codes) {
+        /**
+         * @param labels {@code [rows, 2]}: target id, role code
+         * @param mask null, or the per-time-step labels mask {@code [rows, 1]} of 0/1
+         * @param rows the number of rows
+         * @param vocab the vocabulary size V
+         * @param ignoreIndex a target id equal to it is ignored whatever its role
+         * @return the rows' ids and codes
+         * @throws IllegalArgumentException on a wrong shape, a role code other than 0/1/2, a non-integral or
+         *         out-of-range target id on a row that is not ignored, or a mask value other than 0/1
+         */
+        static Targets of(INDArray labels, INDArray mask, int rows, int vocab, int ignoreIndex) {
+            if (labels.rank() != 2 || labels.size(0) != rows || labels.size(1) != 2) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT,
+                        "labels must be [rows, 2] = [%d, 2] (DL4J flattens [mb, 2, T] labels: channel 0 target id,"
+                                + " channel 1 role code), was %s", rows, Arrays.toString(labels.shape())));
+            }
+            DataType ldt = labels.dataType();
+            long exactIntegers = ldt == DataType.FLOAT16 ? 2048 : ldt == DataType.BFLOAT16 ? 256 : Long.MAX_VALUE;
+            if (vocab - 1L > exactIntegers) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT,
+                        "labels of dtype %s hold integers exactly only up to %d, too few for token ids up to V-1 = %d;"
+                                + " use FLOAT or DOUBLE labels", ldt, exactIntegers, vocab - 1));
+            }
+            double[] keep = maskValues(mask, rows);
+            double[] lab = labels.castTo(DataType.DOUBLE).dup('c').data().asDouble();
+            int[] ids = new int[rows];
+            int[] codes = new int[rows];
+            for (int i = 0; i < rows; i++) {
+                if (keep != null && keep[i] == 0) {
+                    continue; // masked: IGNORE, id 0 (the label row may hold anything)
+                }
+                double c = lab[2 * i + LossWeightedCausalLM.ROLE_CHANNEL];
+                if (!(c == 0 || c == 1 || c == 2)) {
+                    throw new IllegalArgumentException(String.format(Locale.ROOT,
+                            "labels channel %d must hold role codes 0 (IGNORE), 1 (PROMPT) or 2 (COMPLETION), row %d"
+                                    + " of the [rows, 2] labels (row = b + mb*t for RnnOutputLayer) was %s",
+                            LossWeightedCausalLM.ROLE_CHANNEL, i, c));
+                }
+                if (c == TokenRole.IGNORE.code()) {
+                    continue;
+                }
+                double y = lab[2 * i + LossWeightedCausalLM.TARGET_CHANNEL];
+                if (y == ignoreIndex) {
+                    continue;
+                }
+                if (!(y >= 0 && y < vocab && y == Math.rint(y))) {
+                    throw new IllegalArgumentException(String.format(Locale.ROOT,
+                            "labels channel %d must hold integral target ids in [0, %d) or the ignore index %d where"
+                                    + " the role is not IGNORE, row %d of the [rows, 2] labels (row = b + mb*t for"
+                                    + " RnnOutputLayer) was %s with role %d", LossWeightedCausalLM.TARGET_CHANNEL,
+                            vocab, ignoreIndex, i, y, (int) c));
+                }
+                ids[i] = (int) y;
+                codes[i] = (int) c;
+            }
+            return new Targets(ids, codes);
+        }
     }
 
     /** @return per row 0 or 1, or null without a mask */

@@ -230,16 +230,25 @@ public final class LossWeightedCausalLM implements ILossFunction {
     public INDArray computeScoreArray(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
         Batch in = Batch.of(labels, preOutput, activationFn, mask, ignoreIndex);
         LossResult r = asWeightedCausalLMLoss().compute(in.logits, in.ids, in.roles);
+        return Nd4j.createFromArray(rowShares(r, in.roleCodes)).reshape(in.rows, 1).castTo(preOutput.dataType());
+    }
+
+    /**
+     * @param r the result of a call over rows with these role codes (positions in row order)
+     * @param roleCodes the effective role code of each row
+     * @return per row its share {@code w * l / d} of the loss, 0 for rows of weight 0 or when {@code d} is 0
+     */
+    double[] rowShares(LossResult r, int[] roleCodes) {
         double[] perToken = r.perTokenLossArray();
         double d = r.denominator();
-        double[] out = new double[in.rows];
+        double[] out = new double[roleCodes.length];
         if (d > 0) {
-            for (int i = 0; i < in.rows; i++) {
-                double w = weight(in.roleCodes[i]);
+            for (int i = 0; i < out.length; i++) {
+                double w = weight(roleCodes[i]);
                 out[i] = w == 0 ? 0.0 : w * perToken[i] / d;
             }
         }
-        return Nd4j.createFromArray(out).reshape(in.rows, 1).castTo(preOutput.dataType());
+        return out;
     }
 
     /**

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
@@ -57,6 +58,16 @@ import org.plw4j.PromptLossWeightSchedule;
  * ({@code scoreExamples(data, true)} adds the regularisation term to each sequence, as DL4J does). DL4J
  * never divided these by {@code mb}; nothing changes there.
  *
+ * <p><b>Fused mode.</b> With {@link Builder#fusedLinear(boolean) fusedLinear(true)} the score, the per-example
+ * scores and {@code backpropGradient} go through plw4j's fused linear path
+ * ({@link org.plw4j.WeightedCausalLMLoss#computeFromHiddenWithGradient(INDArray, INDArray, INDArray, INDArray,
+ * org.plw4j.PromptCompletionMask, INDArray, INDArray, INDArray, org.plw4j.GradientMode) computeFromHiddenWithGradient})
+ * with the layer's own {@code W} (passed as {@code W.transpose()}, read in place) and {@code b}, writing the
+ * parameter gradients into DL4J's gradient views: a {@code fit} step holds neither the {@code [mb*T, V]}
+ * pre-output nor its {@code [mb*T, V]} gradient, only chunks of them. Score and update are those of the
+ * unfused layer to rounding; {@code output()} (inference) still returns the logits. Saved in the JSON as
+ * {@code "fusedLinear": true}; a JSON without the field is the unfused layer.
+ *
  * <p><b>Checks.</b> The builder and {@link #instantiate} reject, with an {@link IllegalArgumentException},
  * an activation other than the identity, a loss other than {@link LossWeightedCausalLM}, and (at
  * {@code net.init()}) a missing {@code dataFormat}: set it on the builder or give the network an input type
@@ -91,6 +102,14 @@ public final class WeightedCausalLMOutputLayer extends RnnOutputLayer {
     @JsonInclude(JsonInclude.Include.NON_NULL)
     private String promptLossWeightSchedule;
 
+    /**
+     * Whether score and gradients go through plw4j's fused linear path (never the {@code [mb*T, V]} logits);
+     * false (the default) is absent from the JSON, so a JSON written before the field reads as unfused.
+     */
+    @JsonProperty("fusedLinear")
+    @JsonInclude(JsonInclude.Include.NON_DEFAULT)
+    private boolean fusedLinear;
+
     /** For JSON deserialisation and {@link #clone()}; use the {@link Builder}. */
     public WeightedCausalLMOutputLayer() {
     }
@@ -114,6 +133,7 @@ public final class WeightedCausalLMOutputLayer extends RnnOutputLayer {
         setLossFn(b.getLossFn());
         setHasBias(b.isHasBias());
         setRnnDataFormat(b.rnnDataFormat);
+        fusedLinear = b.fusedLinear;
         if (b.schedule != null) {
             promptLossWeightSchedule = b.schedule.toString();
             setLossFn(checkedLoss(getLossFn()).withPromptLossWeight(b.schedule.at(0)));
@@ -148,6 +168,16 @@ public final class WeightedCausalLMOutputLayer extends RnnOutputLayer {
      */
     public PromptLossWeightSchedule promptLossWeightSchedule() {
         return promptLossWeightSchedule == null ? null : PromptLossWeightSchedule.parse(promptLossWeightSchedule);
+    }
+
+    /**
+     * Whether the layer trains through the fused linear path ({@link Builder#fusedLinear(boolean)}), saved in the
+     * network's JSON as field {@code "fusedLinear"}.
+     *
+     * @return true for the fused mode
+     */
+    public boolean isFusedLinear() {
+        return fusedLinear;
     }
 
     /**
@@ -212,12 +242,14 @@ public final class WeightedCausalLMOutputLayer extends RnnOutputLayer {
     @Override
     public boolean equals(Object o) {
         return o instanceof WeightedCausalLMOutputLayer other && super.equals(o)
-                && java.util.Objects.equals(promptLossWeightSchedule, other.promptLossWeightSchedule);
+                && Objects.equals(promptLossWeightSchedule, other.promptLossWeightSchedule)
+                && fusedLinear == other.fusedLinear;
     }
 
     @Override
     public int hashCode() {
-        return 31 * super.hashCode() + 7 + java.util.Objects.hashCode(promptLossWeightSchedule);
+        return 31 * (31 * super.hashCode() + 7 + Objects.hashCode(promptLossWeightSchedule))
+                + Boolean.hashCode(fusedLinear);
     }
 
     @Override
@@ -245,6 +277,7 @@ public final class WeightedCausalLMOutputLayer extends RnnOutputLayer {
     public static final class Builder extends BaseOutputLayer.Builder<Builder> {
         private RNNFormat rnnDataFormat;
         private PromptLossWeightSchedule schedule;
+        private boolean fusedLinear;
 
         /** PLW {@value LossWeightedCausalLM#DEFAULT_PROMPT_LOSS_WEIGHT}: the full-sequence loss. */
         public Builder() {
@@ -290,6 +323,25 @@ public final class WeightedCausalLMOutputLayer extends RnnOutputLayer {
          */
         public Builder promptLossWeightSchedule(PromptLossWeightSchedule schedule) {
             this.schedule = schedule;
+            return this;
+        }
+
+        /**
+         * The fused mode: the layer's score and {@code backpropGradient} go through
+         * {@link org.plw4j.WeightedCausalLMLoss#computeFromHiddenWithGradient(INDArray, INDArray, INDArray, INDArray,
+         * org.plw4j.PromptCompletionMask, INDArray, INDArray, INDArray, org.plw4j.GradientMode)} with the layer's
+         * own {@code W} (read in place as {@code W.transpose()}) and {@code b}, so that training never holds the
+         * {@code [mb*T, V]} pre-output nor its {@code [mb*T, V]} gradient, only chunks of them (see
+         * {@link org.plw4j.WeightedCausalLMLoss#withChunkBytes}). The score and the update are those of the unfused
+         * layer (to rounding: the GEMMs sum in another order); {@code output()} still returns the logits.
+         * Prompt targets of weight 0 (PLW 0) are skipped entirely ({@link org.plw4j.ZeroWeightRows#SKIPPED}): the
+         * layer reports only the loss, which they do not change.
+         *
+         * @param fused true for the fused mode; false (the default) for DL4J's pre-output and loss function
+         * @return this builder
+         */
+        public Builder fusedLinear(boolean fused) {
+            this.fusedLinear = fused;
             return this;
         }
 
