@@ -11,11 +11,15 @@
 #   2. GpuCheck probe: the device as the driver API sees it, or why CUDA is not usable;
 #   3. JUnit on the GPU: the kernel contract suite (CudaKernelContractTest, when the core test jar
 #      has org.plw4j.kernel.LossKernelContract), the agreement suite against the reference kernel
-#      (CudaVsReferenceTest), backend selection and the bundled PTX;
+#      (CudaVsReferenceTest), backend selection and the bundled PTX; both suites include the
+#      extensions of SPEC section 7 (label smoothing, z-loss, soft-capping, alone and together, every
+#      dtype and layout, finite-difference gradient checks) on the _ext_ kernels;
 #   4. GpuCheck compare: CUDA against the CPU reference on pseudo-random logits, fp32 and bf16,
-#      V = 32000, 128256, 256000 (loss, arg-max, gradient, repeatability, device paths, sums);
+#      V = 32000, 128256, 256000 (loss, arg-max, gradient, repeatability, device paths, sums), then
+#      each extension alone (V = 32000) and all three (V = 128256, device paths too);
 #   5. GpuCheck bench: forward and forward+gradient for (B*N, V) = (16384, 128256) and (8192, 32000),
-#      fp32 and bf16, a device-to-device copy of the same size for the bandwidth ceiling;
+#      fp32 and bf16, a device-to-device copy of the same size for the bandwidth ceiling; then the
+#      extensions against the plain kernel at (16384, 128256) ('bench-ext' lines: ratios and targets);
 #   6. cuda/scripts/torch_ce_bench.py: torch F.cross_entropy (reduction='none', weights applied)
 #      forward and forward+backward on identical inputs;
 #   7. cuda/scripts/make_gpu_report.py writes cuda/GPU_RESULTS.md (device, driver, numbers, ratios,

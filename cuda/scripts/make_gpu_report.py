@@ -38,6 +38,13 @@ def num(x, fmt="{:.3g}"):
     return str(x) if x is not None else "-"
 
 
+def grad_err(c):
+    # with extensions the bound is the contract's 2e-6 |scale| + tol |g|: its worst ratio is shown
+    if "gradErrOverBound" in c:
+        return f"{num(c.get('gradErrOverBound'))} of bound (<= 1; tol {num(c.get('gradTol'))})"
+    return f"{num(c.get('gradMaxRelErr'))} (<= {num(c.get('gradTol'))})"
+
+
 def verdict(ok):
     return "PASS" if ok else "MISS"
 
@@ -56,6 +63,7 @@ def main():
     probe = next((j for j in java if j.get("kind") == "probe"), {})
     compares = [j for j in java if j.get("kind") == "compare"]
     benches = [j for j in java if j.get("kind") == "bench"]
+    bench_ext = [j for j in java if j.get("kind") == "bench-ext"]
     tenv = next((t for t in torch if t.get("kind") == "torch-env"), {})
     tb = {(t["dtype"], t["rows"], t["V"]): t for t in torch if t.get("kind") == "torch"}
     terr = [t for t in torch if t.get("kind") == "torch-error"]
@@ -92,17 +100,17 @@ def main():
     L.append("## Correctness against the CPU reference (org.plw4j.kernel.ReferenceKernel, double)")
     L.append("")
     if compares:
-        L.append("| dtype | V | rows (active) | loss max rel err | arg-max mismatches | grad max rel err | "
+        L.append("| dtype | extensions | V | rows (active) | loss max rel err | arg-max mismatches | grad max rel err | "
                  "grad norm rel err | bitwise repeatable | fwd == fwd+grad | device / in place / sums | pass |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for c in compares:
             dev = "-"
             if "deviceEqualsStaged" in c:
                 dev = " / ".join("yes" if c.get(k) else "NO" for k in
                                  ("deviceEqualsStaged", "inPlaceEqualsStaged", "deviceSumsOk"))
-            L.append(f"| {c['dtype']} | {c['V']} | {c['rows']} ({c.get('activeRows')}) | {num(c.get('lossMaxRelErr'))} "
-                     f"(<= {num(c.get('lossTol'))}) | {c.get('argmaxMismatches')} | {num(c.get('gradMaxRelErr'))} "
-                     f"(<= {num(c.get('gradTol'))}) | {num(c.get('gradNormRelErr'))} | {c.get('bitwiseRepeatable')} | "
+            L.append(f"| {c['dtype']} | {c.get('ext', 'none')} | {c['V']} | {c['rows']} ({c.get('activeRows')}) | "
+                     f"{num(c.get('lossMaxRelErr'))} "
+                     f"(<= {num(c.get('lossTol'))}) | {c.get('argmaxMismatches')} | {grad_err(c)} | {num(c.get('gradNormRelErr'))} | {c.get('bitwiseRepeatable')} | "
                      f"{c.get('forwardEqualsFused')} | {dev} | {verdict(c.get('pass'))} |")
     else:
         L.append("Not run.")
@@ -143,6 +151,18 @@ def main():
                      f"{' (rel diff ' + num(lossdiff) + ')' if lossdiff is not None else ''} |")
     else:
         L.append("Not run.")
+    if bench_ext:
+        L.append("")
+        L.append("Extensions of SPEC section 7 (ls = label smoothing 0.1, z = z-loss 1e-4, cap = soft-cap 30), "
+                 "same launch as the plain kernel on the same inputs; ratio = extension time / plain time.")
+        L.append("")
+        L.append("| dtype | B*N x V | extensions | fwd ms (ratio) | fwd+grad ms (ratio) | target | met |")
+        L.append("|---|---|---|---|---|---|---|")
+        for b in bench_ext:
+            ok = b["fwdRatio"] <= b["target"] and b["gradRatio"] <= b["target"]
+            L.append(f"| {b['dtype']} | {b['rows']} x {b['V']} | {b['ext']} | {num(b['fwdMs'])} "
+                     f"({num(b['fwdRatio'], '{:.2f}x')}) | {num(b['gradMs'])} ({num(b['gradRatio'], '{:.2f}x')}) | "
+                     f"<= {b['target']:.2f}x | {verdict(ok)} |")
     for e in terr:
         L.append(f"- PyTorch baseline error: {e.get('error')} {e.get('dtype', '')} {e.get('rows', '')} {e.get('V', '')}")
     L.append("")
@@ -165,6 +185,9 @@ def main():
                      f"difference {num(max(xc))}")
     else:
         L.append("- speed: not measured")
+    if bench_ext:
+        ext_ok = all(b["fwdRatio"] <= b["target"] and b["gradRatio"] <= b["target"] for b in bench_ext)
+        L.append(f"- extensions within their ratio targets (ls, z <= 1.15x; cap, all <= 2x): {verdict(ext_ok)}")
     L.append("")
 
     L.append("## JUnit on the GPU (contract and agreement suites, backend selection, PTX)")

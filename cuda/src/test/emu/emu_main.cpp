@@ -7,7 +7,7 @@
 // Usage: emu IN OUT
 // IN (little-endian): int32 magic 0x504c5745, int32 op 10, int32 nameLength, name bytes,
 //   int32 grid, int32 block, int32 sharedBytes, int32 nParams, nParams x (int32 kind: 0 pointer,
-//   1 int64, 2 int32, 3 float32; int64 bits), int32 nAllocations,
+//   1 int64, 2 int32, 3 float32, 4 float64; int64 bits), int32 nAllocations,
 //   nAllocations x (int64 deviceAddress, int64 bytes, bytes).
 // OUT: the bytes of every allocation after the launch, in the same order.
 #include "emu_cuda.h"
@@ -52,17 +52,30 @@ typedef void (*XentFn)(const void*, long long, long long, int, int, int, const i
 template <typename K>
 XentFn erase(K k) { return reinterpret_cast<XentFn>(k); }
 
+// The eight entry points of one kind: EXT empty for the plain kernels, ext_ for the extension ones.
+#define PLW4J_XENT_ENTRIES(ERASE, EXT)                                                    \
+    {"plw4j_xent_fwd_" #EXT "f32", ERASE(&plw4j_xent_fwd_##EXT##f32)},                    \
+    {"plw4j_xent_fwd_" #EXT "bf16", ERASE(&plw4j_xent_fwd_##EXT##bf16)},                  \
+    {"plw4j_xent_fwd_" #EXT "f16", ERASE(&plw4j_xent_fwd_##EXT##f16)},                    \
+    {"plw4j_xent_grad_" #EXT "f32_f32", ERASE(&plw4j_xent_grad_##EXT##f32_f32)},          \
+    {"plw4j_xent_grad_" #EXT "bf16_bf16", ERASE(&plw4j_xent_grad_##EXT##bf16_bf16)},      \
+    {"plw4j_xent_grad_" #EXT "bf16_f32", ERASE(&plw4j_xent_grad_##EXT##bf16_f32)},        \
+    {"plw4j_xent_grad_" #EXT "f16_f16", ERASE(&plw4j_xent_grad_##EXT##f16_f16)},          \
+    {"plw4j_xent_grad_" #EXT "f16_f32", ERASE(&plw4j_xent_grad_##EXT##f16_f32)}
+
 const std::map<std::string, XentFn>& xent_kernels() {
-    static const std::map<std::string, XentFn> m = {
-        {"plw4j_xent_fwd_f32", erase(&plw4j_xent_fwd_f32)},
-        {"plw4j_xent_fwd_bf16", erase(&plw4j_xent_fwd_bf16)},
-        {"plw4j_xent_fwd_f16", erase(&plw4j_xent_fwd_f16)},
-        {"plw4j_xent_grad_f32_f32", erase(&plw4j_xent_grad_f32_f32)},
-        {"plw4j_xent_grad_bf16_bf16", erase(&plw4j_xent_grad_bf16_bf16)},
-        {"plw4j_xent_grad_bf16_f32", erase(&plw4j_xent_grad_bf16_f32)},
-        {"plw4j_xent_grad_f16_f16", erase(&plw4j_xent_grad_f16_f16)},
-        {"plw4j_xent_grad_f16_f32", erase(&plw4j_xent_grad_f16_f32)},
-    };
+    static const std::map<std::string, XentFn> m = {PLW4J_XENT_ENTRIES(erase, )};
+    return m;
+}
+
+// The extension kernels: the 14 parameters above, then eps, lambda, softCap and entropyOut.
+typedef void (*XentExtFn)(const void*, long long, long long, int, int, int, const int*, const float*, void*,
+                          long long, long long, double*, int*, int, double, double, double, double*);
+template <typename K>
+XentExtFn erase_ext(K k) { return reinterpret_cast<XentExtFn>(k); }
+
+const std::map<std::string, XentExtFn>& xent_ext_kernels() {
+    static const std::map<std::string, XentExtFn> m = {PLW4J_XENT_ENTRIES(erase_ext, ext_)};
     return m;
 }
 
@@ -103,9 +116,18 @@ void run(Reader& in, FILE* out) {
     auto ptr = [&](int i) { return relocate(P(i, 0).bits, allocs); };
     auto i64 = [&](int i) { return (long long) P(i, 1).bits; };
     auto i32 = [&](int i) { return (int) (unsigned int) P(i, 2).bits; };
+    auto f64 = [&](int i) { double d; unsigned long long b = P(i, 4).bits; std::memcpy(&d, &b, 8); return d; };
     auto& xk = xent_kernels();
     auto it = xk.find(name);
-    if (it != xk.end()) {
+    auto& xek = xent_ext_kernels();
+    auto ite = xek.find(name);
+    if (ite != xek.end()) {
+        if (np != 18) throw std::runtime_error("xent extension kernels take 18 parameters");
+        if ((size_t) i32(13) * 16 > smem) throw std::runtime_error("cacheVec needs more dynamic shared memory than launched with");
+        emu::launch(grid, block, smem, ite->second, (const void*) ptr(0), i64(1), i64(2), i32(3), i32(4), i32(5),
+                    (const int*) ptr(6), (const float*) ptr(7), ptr(8), i64(9), i64(10), (double*) ptr(11),
+                    (int*) ptr(12), i32(13), f64(14), f64(15), f64(16), (double*) ptr(17));
+    } else if (it != xk.end()) {
         if (np != 14) throw std::runtime_error("xent kernels take 14 parameters");
         if ((size_t) i32(13) * 16 > smem) throw std::runtime_error("cacheVec needs more dynamic shared memory than launched with");
         emu::launch(grid, block, smem, it->second, (const void*) ptr(0), i64(1), i64(2), i32(3), i32(4), i32(5),

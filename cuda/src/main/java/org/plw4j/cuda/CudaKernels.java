@@ -1,11 +1,14 @@
 package org.plw4j.cuda;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.plw4j.cuda.Gpu.Arg;
 import org.plw4j.cuda.Gpu.Arg.Kind;
+import org.plw4j.kernel.LossExtensions;
 
 /**
  * Launch wrappers for the bundled kernels: names, parameter order and launch shapes in one place
@@ -24,6 +27,8 @@ final class CudaKernels {
 
     private static final List<Kind> XENT_PARAMS = List.of(Kind.PTR, Kind.I64, Kind.I64, Kind.I32, Kind.I32,
             Kind.I32, Kind.PTR, Kind.PTR, Kind.PTR, Kind.I64, Kind.I64, Kind.PTR, Kind.PTR, Kind.I32);
+    /** The extension kernels: the plain parameters, then eps, lambda, c and the entropy output. */
+    private static final List<Kind> XENT_EXT_PARAMS = concat(XENT_PARAMS, Kind.F64, Kind.F64, Kind.F64, Kind.PTR);
 
     /** Every entry point the launcher uses, with its parameter kinds, checked against the PTX by the tests. */
     static final Map<String, List<Kind>> SIGNATURES = Map.ofEntries(
@@ -35,12 +40,26 @@ final class CudaKernels {
             Map.entry("plw4j_xent_grad_bf16_f32", XENT_PARAMS),
             Map.entry("plw4j_xent_grad_f16_f16", XENT_PARAMS),
             Map.entry("plw4j_xent_grad_f16_f32", XENT_PARAMS),
+            Map.entry("plw4j_xent_fwd_ext_f32", XENT_EXT_PARAMS),
+            Map.entry("plw4j_xent_fwd_ext_bf16", XENT_EXT_PARAMS),
+            Map.entry("plw4j_xent_fwd_ext_f16", XENT_EXT_PARAMS),
+            Map.entry("plw4j_xent_grad_ext_f32_f32", XENT_EXT_PARAMS),
+            Map.entry("plw4j_xent_grad_ext_bf16_bf16", XENT_EXT_PARAMS),
+            Map.entry("plw4j_xent_grad_ext_bf16_f32", XENT_EXT_PARAMS),
+            Map.entry("plw4j_xent_grad_ext_f16_f16", XENT_EXT_PARAMS),
+            Map.entry("plw4j_xent_grad_ext_f16_f32", XENT_EXT_PARAMS),
             Map.entry("plw4j_sums_partial", List.of(Kind.PTR, Kind.PTR, Kind.PTR, Kind.PTR, Kind.PTR, Kind.I32,
                     Kind.I32, Kind.PTR)),
             Map.entry("plw4j_sums_final", List.of(Kind.PTR, Kind.I32, Kind.PTR)),
             Map.entry("plw4j_fill_f32", List.of(Kind.PTR, Kind.I64, Kind.I32)),
             Map.entry("plw4j_fill_bf16", List.of(Kind.PTR, Kind.I64, Kind.I32)),
             Map.entry("plw4j_fill_f16", List.of(Kind.PTR, Kind.I64, Kind.I32)));
+
+    private static List<Kind> concat(List<Kind> head, Kind... tail) {
+        List<Kind> all = new ArrayList<>(head);
+        all.addAll(List.of(tail));
+        return List.copyOf(all);
+    }
 
     private final Gpu gpu;
     private final int block;
@@ -116,7 +135,7 @@ final class CudaKernels {
     private Gpu.Function function(String module, String name) {
         return functions.computeIfAbsent(name, n -> {
             Gpu.Function f = module(module).function(n);
-            if (n.startsWith("plw4j_xent_grad_") && cacheBudget > 48 * 1024) {
+            if (n.startsWith("plw4j_xent_grad_") && cacheBudget > 48 * 1024) {   // plain and _ext_
                 f.setMaxDynamicShared(cacheBudget);
             }
             return f;
@@ -124,7 +143,14 @@ final class CudaKernels {
     }
 
     static String xentName(DType in, DType grad) {
-        return grad == null ? "plw4j_xent_fwd_" + in.suffix : "plw4j_xent_grad_" + in.suffix + "_" + grad.suffix;
+        return xentName(in, grad, false);
+    }
+
+    /** @return the entry point for these types, the {@code _ext_} one (SPEC section 7, entropy) when {@code ext} */
+    static String xentName(DType in, DType grad, boolean ext) {
+        String kind = ext ? "ext_" : "";
+        return grad == null ? "plw4j_xent_fwd_" + kind + in.suffix
+                : "plw4j_xent_grad_" + kind + in.suffix + "_" + grad.suffix;
     }
 
     /**
@@ -160,15 +186,39 @@ final class CudaKernels {
      */
     void xent(Gpu.Stream s, DType in, DType grad, long logits, long strideB, long strideT, int seqLen, int rows,
             int vocab, long targets, long scale, long gradient, long gStrideB, long gStrideT, long loss, long arg) {
+        xent(s, in, grad, logits, strideB, strideT, seqLen, rows, vocab, targets, scale, gradient, gStrideB, gStrideT,
+                loss, arg, LossExtensions.NONE, 0);
+    }
+
+    /**
+     * {@link #xent(Gpu.Stream, DType, DType, long, long, long, int, int, int, long, long, long, long, long, long,
+     * long) xent} with the extensions and the entropy output: the {@code _ext_} kernels when either is asked for.
+     *
+     * @param ext the extensions of SPEC section 7 ({@link LossExtensions#NONE} for none)
+     * @param entropy device double[rows] for the per-row entropy, or 0 for none
+     */
+    void xent(Gpu.Stream s, DType in, DType grad, long logits, long strideB, long strideT, int seqLen, int rows,
+            int vocab, long targets, long scale, long gradient, long gStrideB, long gStrideT, long loss, long arg,
+            LossExtensions ext, long entropy) {
         if (rows <= 0) {
             return;
         }
         int cacheVec = grad == null ? 0 : cacheVectors(in, vocab);
-        Gpu.Function f = function(Ptx.XENT, xentName(in, grad));
-        s.launch(f, rows, block, cacheVec * 16, Arg.ptr(logits), Arg.i64(strideB), Arg.i64(strideT),
-                Arg.i32(seqLen), Arg.i32(rows), Arg.i32(vocab), Arg.ptr(targets), Arg.ptr(scale),
-                Arg.ptr(gradient), Arg.i64(gStrideB), Arg.i64(gStrideT), Arg.ptr(loss), Arg.ptr(arg),
-                Arg.i32(cacheVec));
+        boolean extended = ext.any() || entropy != 0;
+        Gpu.Function f = function(Ptx.XENT, xentName(in, grad, extended));
+        Arg[] plain = {Arg.ptr(logits), Arg.i64(strideB), Arg.i64(strideT), Arg.i32(seqLen), Arg.i32(rows),
+            Arg.i32(vocab), Arg.ptr(targets), Arg.ptr(scale), Arg.ptr(gradient), Arg.i64(gStrideB),
+            Arg.i64(gStrideT), Arg.ptr(loss), Arg.ptr(arg), Arg.i32(cacheVec)};
+        if (!extended) {
+            s.launch(f, rows, block, cacheVec * 16, plain);
+            return;
+        }
+        Arg[] args = Arrays.copyOf(plain, plain.length + 4);
+        args[plain.length] = Arg.f64(ext.labelSmoothing());
+        args[plain.length + 1] = Arg.f64(ext.zLoss());
+        args[plain.length + 2] = Arg.f64(ext.softCap());
+        args[plain.length + 3] = Arg.ptr(entropy);
+        s.launch(f, rows, block, cacheVec * 16, args);
     }
 
     /**

@@ -3,6 +3,7 @@ package org.plw4j.cuda;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -11,7 +12,6 @@ import org.plw4j.kernel.Half;
 import org.plw4j.kernel.LossKernel;
 import org.plw4j.kernel.LossProblem;
 import org.plw4j.kernel.Memory;
-import org.plw4j.kernel.ReferenceKernel;
 
 /**
  * The {@code cuda} loss kernel: the fused kernels of {@code plw4j_xent.cu} launched through JCuda.
@@ -26,8 +26,8 @@ import org.plw4j.kernel.ReferenceKernel;
  * default 128 MiB),
  * double-buffered so that the copies of one chunk overlap the GPU work of the previous; the
  * gradient comes back the same way. Inactive rows are not copied up. FLOAT64 logits have no GPU
- * kernel: they run on the {@code cpu} backend's kernel; problems with the optional extensions of
- * SPEC section 7 run on {@link ReferenceKernel} ({@link #supportsExtensions()} is false).</li>
+ * kernel: they run on the {@code cpu} backend's kernel. The optional extensions of SPEC section 7
+ * (label smoothing, z-loss, soft-capping) run in the {@code _ext_} GPU kernels.</li>
  * <li>{@link #runOnDevice(DeviceLossProblem, double[], boolean[])}: logits already in device memory
  * (rows of unit stride along V), used in place; only targets, scales and per-row results move.</li>
  * </ul>
@@ -105,6 +105,12 @@ public final class CudaLossKernel implements LossKernel {
         return "cuda";
     }
 
+    /** @return true: label smoothing, z-loss and soft-capping run in the GPU kernels (SPEC section 7) */
+    @Override
+    public boolean supportsExtensions() {
+        return true;
+    }
+
     /** @return the device this kernel runs on, e.g. {@code NVIDIA H100 80GB HBM3 (compute capability 9.0)} */
     public String device() {
         int cc = gpu.computeCapability();
@@ -168,10 +174,6 @@ public final class CudaLossKernel implements LossKernel {
         if (rows == 0) {
             return;
         }
-        if (p.hasExtensions()) {   // SPEC section 7: not in the GPU kernels (supportsExtensions() is false)
-            ReferenceKernel.INSTANCE.run(p, tokenLoss, tokenCorrect);
-            return;
-        }
         final DType in = DType.of(p.logits().type());
         final long rowBytes = (long) p.vocab() * 8;
         if (in == null || rowBytes > MAX_ROW_BYTES) {
@@ -183,8 +185,8 @@ public final class CudaLossKernel implements LossKernel {
             g = DType.of(p.gradient().type()) == in ? in : DType.F32;
         }
         if (p.vocab() == 0) {   // no target can be valid: every position is inactive
-            java.util.Arrays.fill(tokenLoss, 0, rows, 0.0);
-            java.util.Arrays.fill(tokenCorrect, 0, rows, false);
+            Arrays.fill(tokenLoss, 0, rows, 0.0);
+            Arrays.fill(tokenCorrect, 0, rows, false);
             return;
         }
         gpu.makeCurrent();
@@ -229,7 +231,7 @@ public final class CudaLossKernel implements LossKernel {
             s.copyToDevice(dT, meta, targetsOff, 4L * rows);
             s.copyToDevice(dS, meta, scaleOff, 4L * rows);
             kernels.xent(s, in, g, q.logits, q.strideB, q.strideT, q.seqLen, rows, q.vocab, dT, g == null ? 0 : dS,
-                    g == null ? 0 : q.gradient, q.gStrideB, q.gStrideT, dL, dA);
+                    g == null ? 0 : q.gradient, q.gStrideB, q.gStrideT, dL, dA, q.extensions, 0);
             s.copyToHost(meta, lossOff, dL, 8L * rows);
             s.copyToHost(meta, argOff, dA, 4L * rows);
         } finally {
@@ -316,7 +318,8 @@ public final class CudaLossKernel implements LossKernel {
                     if (g != null) {
                         s.copyToDevice(dS, meta, scaleOff(), 4L * n);
                     }
-                    kernels.xent(s, in, g, dIn, pitch, 0, 1, n, vocab, dT, g == null ? 0 : dS, dGrad, pitch, 0, dL, dA);
+                    kernels.xent(s, in, g, dIn, pitch, 0, 1, n, vocab, dT, g == null ? 0 : dS, dGrad, pitch, 0, dL, dA,
+                            p.extensions(), 0);
                     s.copyToHost(meta, 0, dL, 8L * n);
                     s.copyToHost(meta, argOff(), dA, 4L * n);
                     if (g != null) {

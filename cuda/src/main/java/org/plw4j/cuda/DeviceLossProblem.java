@@ -3,6 +3,7 @@ package org.plw4j.cuda;
 import java.util.Locale;
 import java.util.Objects;
 import org.plw4j.kernel.ElementType;
+import org.plw4j.kernel.LossExtensions;
 
 /**
  * A loss computation whose logits (and gradient) already live in device memory, for callers that
@@ -28,6 +29,7 @@ public final class DeviceLossProblem {
     final ElementType gradType;
     final long gStrideB;
     final long gStrideT;
+    final LossExtensions extensions;
 
     private DeviceLossProblem(Builder b) {
         this.batch = b.batch;
@@ -43,6 +45,11 @@ public final class DeviceLossProblem {
         this.gradType = b.gradType;
         this.gStrideB = b.gStrideB;
         this.gStrideT = b.gStrideT;
+        this.extensions = b.extensions;
+        if (extensions == null) {
+            throw new IllegalArgumentException("extensions must not be null (LossExtensions.NONE for none)");
+        }
+        checkExtensions(extensions);
         if (!(batch >= 0 && seqLen >= 0 && vocab >= 0)) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "shape must be non-negative, was [%d, %d, %d]", batch, seqLen, vocab));
@@ -83,6 +90,24 @@ public final class DeviceLossProblem {
         }
     }
 
+    /** The rules of SPEC section 10 for the extensions: eps in [0, 1), lambda and c finite and >= 0. */
+    private static void checkExtensions(LossExtensions x) {
+        if (!(x.labelSmoothing() >= 0.0 && x.labelSmoothing() < 1.0)) {
+            throw new IllegalArgumentException("labelSmoothing must be in [0, 1), was " + x.labelSmoothing());
+        }
+        if (!(x.zLoss() >= 0.0 && x.zLoss() < Double.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException("zLoss must be finite and >= 0, was " + x.zLoss());
+        }
+        if (!(x.softCap() >= 0.0 && x.softCap() < Double.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException("softCap must be finite and >= 0 (0 = off), was " + x.softCap());
+        }
+    }
+
+    /** @return the extensions of SPEC section 7 this problem uses ({@link LossExtensions#NONE} by default) */
+    public LossExtensions extensions() {
+        return extensions;
+    }
+
     /** @return whether a gradient is requested */
     public boolean wantsGradient() {
         return gradScale != null;
@@ -113,8 +138,18 @@ public final class DeviceLossProblem {
         private ElementType gradType;
         private long gStrideB;
         private long gStrideT;
+        private LossExtensions extensions = LossExtensions.NONE;
 
         private Builder() {
+        }
+
+        /**
+         * @param extensions label smoothing, z-loss and soft-cap of SPEC section 7 (default none)
+         * @return this
+         */
+        public Builder extensions(LossExtensions extensions) {
+            this.extensions = extensions;
+            return this;
         }
 
         /**

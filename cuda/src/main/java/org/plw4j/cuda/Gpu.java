@@ -99,7 +99,7 @@ interface Gpu {
      */
     record Arg(Kind kind, long bits) {
         /** Kinds of arguments. */
-        enum Kind { PTR, I64, I32, F32 }
+        enum Kind { PTR, I64, I32, F32, F64 }
 
         static Arg ptr(long address) {
             return new Arg(Kind.PTR, address);
@@ -115,6 +115,10 @@ interface Gpu {
 
         static Arg f32(float v) {
             return new Arg(Kind.F32, Float.floatToRawIntBits(v));
+        }
+
+        static Arg f64(double v) {
+            return new Arg(Kind.F64, Double.doubleToRawLongBits(v));
         }
     }
 

@@ -308,7 +308,8 @@ final class JCudaGpu implements Gpu {
         return switch (a.kind()) {
             case PTR, I64 -> Pointer.to(new long[] {a.bits()});
             case I32 -> Pointer.to(new int[] {(int) a.bits()});
-            default -> Pointer.to(new float[] {Float.intBitsToFloat((int) a.bits())});
+            case F32 -> Pointer.to(new float[] {Float.intBitsToFloat((int) a.bits())});
+            case F64 -> Pointer.to(new double[] {Double.longBitsToDouble(a.bits())});
         };
     }
 

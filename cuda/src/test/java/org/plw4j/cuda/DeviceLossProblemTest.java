@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 import org.plw4j.kernel.ElementType;
+import org.plw4j.kernel.LossExtensions;
 
 /** Validation of {@link DeviceLossProblem}: each broken rule is an IllegalArgumentException naming it. */
 class DeviceLossProblemTest {
@@ -31,9 +33,14 @@ class DeviceLossProblemTest {
                 .gradient(new double[2], 8192, ElementType.FLOAT16, 20, 10).build(), "gradient type");
         assertMessage(() -> valid().gradient(new double[2], 4096, ElementType.FLOAT32, 20, 11).build(), "in-place");
         assertMessage(() -> valid().shape(-1, 2, 10).build(), "non-negative");
+        assertMessage(() -> valid().extensions(new LossExtensions(1.0, 0, 0)).build(),
+                "labelSmoothing must be in [0, 1), was 1.0");
+        assertMessage(() -> valid().extensions(new LossExtensions(0, Double.NaN, 0)).build(), "zLoss must be finite");
+        assertMessage(() -> valid().extensions(new LossExtensions(0, 0, -2)).build(), "softCap must be finite");
+        assertMessage(() -> valid().extensions(null).build(), "extensions");
     }
 
-    private static void assertMessage(org.junit.jupiter.api.function.Executable e, String part) {
+    private static void assertMessage(Executable e, String part) {
         IllegalArgumentException x = assertThrows(IllegalArgumentException.class, e);
         assertTrue(x.getMessage().contains(part), x.getMessage());
     }

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.plw4j.kernel.ElementType;
 import org.plw4j.kernel.Half;
+import org.plw4j.kernel.LossExtensions;
 import org.plw4j.kernel.LossProblem;
 import org.plw4j.kernel.Memory;
 import org.plw4j.kernel.ReferenceKernel;
@@ -185,6 +186,50 @@ class EmulatedDeviceTest {
         gpu.free(dg);
     }
 
+    /** The device-resident path with every extension of SPEC section 7: fp32, rows at odd 16-byte phases. */
+    @Test
+    void deviceResidentLogitsWithExtensionsAgreeWithTheReference() {
+        int n = 4;
+        int v = 301;
+        long sT = v + 3;
+        long len = (n - 1) * sT + v;
+        float[] host = new float[(int) len];
+        SplittableRandom r = new SplittableRandom(19);
+        for (int i = 0; i < host.length; i++) {
+            host[i] = (float) ((r.nextDouble() * 2 - 1) * 8);
+        }
+        int[] targets = {3, -1, 300, 17};
+        double[] scale = {0.5, 0.0, 1.0, 0.0};
+        LossExtensions ext = new LossExtensions(0.1, 1e-3, 5);
+        long dz = gpu.malloc(4 * len);
+        long dg = gpu.malloc(4 * len);
+        ByteBuffer up = ByteBuffer.allocate((int) (4 * len)).order(ByteOrder.nativeOrder());
+        up.asFloatBuffer().put(host);
+        gpu.write(dz, up.array());
+        double[] loss = new double[n];
+        boolean[] hit = new boolean[n];
+        kernel.runOnDevice(DeviceLossProblem.builder().shape(1, n, v).logits(dz, ElementType.FLOAT32, 0, sT)
+                .targets(targets).gradient(scale, dg, ElementType.FLOAT32, 0, sT).extensions(ext).build(), loss, hit);
+        float[] refGrad = new float[(int) len];
+        double[] refLoss = new double[n];
+        boolean[] refHit = new boolean[n];
+        ReferenceKernel.INSTANCE.run(LossProblem.builder().shape(1, n, v).logits(Memory.of(host), 0, 0, sT, 1)
+                .targets(targets).gradient(scale, Memory.of(refGrad), 0, 0, sT, 1).extensions(ext).build(), refLoss,
+                refHit);
+        ByteBuffer g = ByteBuffer.wrap(gpu.read(dg, (int) (4 * len))).order(ByteOrder.nativeOrder());
+        for (int row = 0; row < n; row++) {
+            KernelAgreementCases.Case.assertClose(refLoss[row], loss[row], 1e-5, 1e-6, "loss " + row);
+            assertEquals(refHit[row], hit[row], "hit " + row);
+            for (int j = 0; j < v; j++) {
+                long at = row * sT + j;
+                KernelAgreementCases.Case.assertClose(refGrad[(int) at], g.getFloat((int) (4 * at)), 1e-5, 1e-7,
+                        "gradient row " + row + " element " + j);
+            }
+        }
+        gpu.free(dz);
+        gpu.free(dg);
+    }
+
     @Test
     void concurrentCallersEachGetTheirOwnStream() throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(3);
@@ -219,10 +264,15 @@ class EmulatedDeviceTest {
         c.compare(DType.BF16, 776, 5, 4, true);
         c.bench(DType.BF16, 20, 500, 42, 1);
         c.bench(DType.F32, 17, 333, 42, 1);
+        c.compare(DType.F32, 1000, 4, 5, true, GpuCheck.EXTENSIONS.get(3));
+        c.benchExtensions(DType.BF16, 9, 300, 42, 1);
         c.close();
         String out = sw.toString();
         String[] lines = out.trim().split("\n");
-        assertEquals(5, lines.length, out);
+        assertEquals(5 + 1 + GpuCheck.EXTENSIONS.size(), lines.length, out);
+        assertTrue(lines[5].contains("\"ext\":\"ls+z+cap\"") && lines[5].contains("\"pass\":true")
+                && lines[5].contains("\"deviceEqualsStaged\":true"), out);
+        assertTrue(lines[6].contains("\"kind\":\"bench-ext\"") && lines[6].contains("\"fwdRatio\":"), out);
         assertTrue(lines[1].contains("\"pass\":true") && lines[2].contains("\"pass\":true"), out);
         assertTrue(lines[1].contains("\"deviceEqualsStaged\":true") && lines[1].contains("\"inPlaceEqualsStaged\":true")
                 && lines[1].contains("\"deviceSumsOk\":true"), out);

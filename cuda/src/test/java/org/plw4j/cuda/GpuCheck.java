@@ -13,6 +13,7 @@ import java.util.Locale;
 import java.util.stream.IntStream;
 import org.plw4j.kernel.ElementType;
 import org.plw4j.kernel.Half;
+import org.plw4j.kernel.LossExtensions;
 import org.plw4j.kernel.LossProblem;
 import org.plw4j.kernel.Memory;
 import org.plw4j.kernel.ReferenceKernel;
@@ -32,11 +33,16 @@ import org.plw4j.kernel.ReferenceKernel;
  * <li>{@code compare}: CUDA against {@link ReferenceKernel} on pseudo-random logits, fp32 and
  * bf16, V = 32000, 128256, 256000: per-token loss, arg-max hits and gradient (max relative error
  * and norm-wise error), bitwise repeatability, forward vs forward+gradient, staged vs
- * device-resident vs in place, device-side weighted sums (exit status 1 when a target is missed);</li>
+ * device-resident vs in place, device-side weighted sums (exit status 1 when a target is missed);
+ * then the extensions of SPEC section 7 (label smoothing 0.1, z-loss 1e-4, soft-cap 30, each alone at
+ * V = 32000 and all together at V = 128256, fp32 and bf16, with the same checks);</li>
  * <li>{@code bench}: forward and forward+gradient (row cache on and off) for (B*N, V) = (16384,
  * 128256) and (8192, 32000), fp32 and bf16, device-resident, timed with CUDA events (median of
  * repeats after warm-up), a device-to-device copy of the same size for the bandwidth ceiling, and
- * the weighted mean loss over the same inputs that the PyTorch script computes.</li>
+ * the weighted mean loss over the same inputs that the PyTorch script computes; then one
+ * {@code bench-ext} line per extension (alone and all three) with its forward and forward+gradient
+ * times and their ratios to the plain kernel's (targets: label smoothing, z-loss at most 1.15x;
+ * soft-capping and all three at most 2x).</li>
  * </ul>
  * Each result is one JSON object per line. Inputs: logit {@code i} of a {@code [rows, V]} array is
  * {@link #hashValue(long, int)}; row {@code r} has role IGNORE when {@code r % 16 == 0}, PROMPT
@@ -137,12 +143,38 @@ public final class GpuCheck {
                 .put("java", System.getProperty("java.vm.name") + " " + System.getProperty("java.version")));
     }
 
+    /** The extension settings of the checks: typical values (Gemma 2's cap 30, PaLM's z-loss 1e-4). */
+    static final List<LossExtensions> EXTENSIONS = List.of(new LossExtensions(0.1, 0, 0),
+            new LossExtensions(0, 1e-4, 0), new LossExtensions(0, 0, 30), new LossExtensions(0.1, 1e-4, 30));
+
+    /** @return a short name of an extension setting for the JSON lines ("ls", "z", "cap", "ls+z+cap") */
+    static String extName(LossExtensions x) {
+        List<String> parts = new ArrayList<>();
+        if (x.labelSmoothing() != 0) {
+            parts.add("ls");
+        }
+        if (x.zLoss() != 0) {
+            parts.add("z");
+        }
+        if (x.softCap() != 0) {
+            parts.add("cap");
+        }
+        return parts.isEmpty() ? "none" : String.join("+", parts);
+    }
+
     void compareAll(boolean quick) {
         int[][] sizes = quick ? new int[][] {{32000, 16}, {128256, 4}, {256000, 2}}
                 : new int[][] {{32000, 256}, {128256, 64}, {256000, 32}};
         for (DType dt : new DType[] {DType.F32, DType.BF16}) {
             for (int[] s : sizes) {
                 compare(dt, s[0], s[1], 1234 + s[0], s[0] == 32000);
+            }
+        }
+        for (DType dt : new DType[] {DType.F32, DType.BF16}) {
+            for (LossExtensions x : EXTENSIONS) {
+                boolean all = x.labelSmoothing() != 0 && x.zLoss() != 0 && x.softCap() != 0;
+                int vocab = all ? 128256 : 32000;
+                compare(dt, vocab, quick ? 4 : all ? 64 : 128, 4321 + vocab, all, x);
             }
         }
     }
@@ -153,6 +185,9 @@ public final class GpuCheck {
             for (DType dt : new DType[] {DType.F32, DType.BF16}) {
                 bench(dt, s[0], s[1], 42, quick ? 3 : 10);
             }
+        }
+        for (DType dt : new DType[] {DType.F32, DType.BF16}) {
+            benchExtensions(dt, sizes[0][0], sizes[0][1], 42, quick ? 3 : 10);
         }
     }
 
@@ -210,6 +245,7 @@ public final class GpuCheck {
         final byte[] roles;
         final double[] scale;
         final double weightSum;
+        LossExtensions ext = LossExtensions.NONE;
 
         Inputs(DType type, int rows, int vocab, int seed) {
             this.rows = rows;
@@ -269,7 +305,8 @@ public final class GpuCheck {
         }
 
         LossProblem problem(Memory gradient) {
-            LossProblem.Builder b = LossProblem.builder().shape(1, rows, vocab).logitsNwc(logits()).targets(targets);
+            LossProblem.Builder b = LossProblem.builder().shape(1, rows, vocab).logitsNwc(logits()).targets(targets)
+                    .extensions(ext);
             if (gradient != null) {
                 b.gradientNwc(scale, gradient);
             }
@@ -306,7 +343,7 @@ public final class GpuCheck {
             long off = (long) r0 * in.vocab;
             LossProblem.Builder b = LossProblem.builder().shape(1, n, in.vocab)
                     .logits(z, off, (long) n * in.vocab, in.vocab, 1)
-                    .targets(Arrays.copyOfRange(in.targets, r0, r0 + n));
+                    .targets(Arrays.copyOfRange(in.targets, r0, r0 + n)).extensions(in.ext);
             if (withGradient) {
                 b.gradient(Arrays.copyOfRange(in.scale, r0, r0 + n), res.grad, off, (long) n * in.vocab, in.vocab, 1);
             }
@@ -346,6 +383,25 @@ public final class GpuCheck {
         return new double[] {max, b2 > 0 ? Math.sqrt(d2 / b2) : Math.sqrt(d2)};
     }
 
+    /** max over elements of |a - b| / (2e-6 |scale of the row| + tol |b|); at most 1 passes. */
+    static double worstOverBound(Memory a, Memory b, Inputs in, double tol) {
+        double worst = 0;
+        for (int r = 0; r < in.rows; r++) {
+            double abs = 2e-6 * Math.abs(in.scale[r]);
+            for (int v = 0; v < in.vocab; v++) {
+                long i = (long) r * in.vocab + v;
+                double x = a.get(i);
+                double y = b.get(i);
+                if (Double.compare(x, y) == 0) {
+                    continue;
+                }
+                double d = Math.abs(x - y);
+                worst = Math.max(worst, Double.isFinite(d) ? d / (abs + tol * Math.abs(y)) : Double.POSITIVE_INFINITY);
+            }
+        }
+        return worst;
+    }
+
     static boolean sameBits(Memory a, Memory b, long n) {
         for (long i = 0; i < n; i++) {
             if (Double.doubleToRawLongBits(a.get(i)) != Double.doubleToRawLongBits(b.get(i))) {
@@ -371,8 +427,13 @@ public final class GpuCheck {
     }
 
     void compare(DType dt, int vocab, int rows, int seed, boolean devicePaths) {
+        compare(dt, vocab, rows, seed, devicePaths, LossExtensions.NONE);
+    }
+
+    void compare(DType dt, int vocab, int rows, int seed, boolean devicePaths, LossExtensions ext) {
         long t0 = System.nanoTime();
         Inputs in = new Inputs(dt, rows, vocab, seed);
+        in.ext = ext;
         Result ref = reference(in, true);
         Result a = cuda(in, true);
         Result b = cuda(in, true);
@@ -394,11 +455,20 @@ public final class GpuCheck {
         boolean repeat = sameBits(a.loss, b.loss) && Arrays.equals(a.correct, b.correct) && sameBits(a.grad, b.grad, n);
         boolean fwdSame = sameBits(a.loss, fwd.loss) && Arrays.equals(a.correct, fwd.correct);
         double gradTol = dt == DType.F32 ? FP32_TOL : BF16_GRAD_TOL;
-        Json j = new Json().put("kind", "compare").put("dtype", dt.suffix).put("V", vocab).put("rows", rows)
+        Json j = new Json().put("kind", "compare").put("dtype", dt.suffix).put("ext", extName(ext)).put("V", vocab)
+                .put("rows", rows)
                 .put("activeRows", active).put("lossMaxRelErr", lossErr).put("argmaxMismatches", hitMismatch)
                 .put("gradMaxRelErr", ge[0]).put("gradNormRelErr", ge[1]).put("bitwiseRepeatable", repeat)
                 .put("forwardEqualsFused", fwdSame).put("lossTol", FP32_TOL).put("gradTol", gradTol);
-        boolean ok = lossErr <= FP32_TOL && hitMismatch == 0 && ge[0] <= gradTol && repeat && fwdSame;
+        boolean gradOk = ge[0] <= gradTol;
+        if (ext.any()) {
+            // label smoothing makes entries p (1 + 2 lambda lse) - eps/V that cancel to near 0, where a relative
+            // error means nothing: the contract suite's bound |d| <= 2e-6 |scale| + tol |g_ref| instead
+            double worst = worstOverBound(a.grad, ref.grad, in, gradTol);
+            j.put("gradErrOverBound", worst);
+            gradOk = worst <= 1.0;
+        }
+        boolean ok = lossErr <= FP32_TOL && hitMismatch == 0 && gradOk && repeat && fwdSame;
         if (devicePaths) {
             boolean[] dp = devicePaths(in, a);
             j.put("deviceEqualsStaged", dp[0]).put("inPlaceEqualsStaged", dp[1]).put("deviceSumsOk", dp[2]);
@@ -423,14 +493,14 @@ public final class GpuCheck {
             double[] l1 = new double[rows];
             boolean[] c1 = new boolean[rows];
             kernel.runOnDevice(DeviceLossProblem.builder().shape(1, rows, in.vocab).logits(dz, et, 0, in.vocab)
-                    .targets(in.targets).gradient(in.scale, dg, et, 0, in.vocab).build(), l1, c1);
+                    .targets(in.targets).gradient(in.scale, dg, et, 0, in.vocab).extensions(in.ext).build(), l1, c1);
             Memory g1 = download(in, pin, s, dg);
             boolean sep = sameBits(l1, staged.loss) && Arrays.equals(c1, staged.correct)
                     && sameBits(g1, staged.grad, (long) rows * in.vocab);
             double[] l2 = new double[rows];
             boolean[] c2 = new boolean[rows];
             kernel.runOnDevice(DeviceLossProblem.builder().shape(1, rows, in.vocab).logits(dz, et, 0, in.vocab)
-                    .targets(in.targets).gradient(in.scale, dz, et, 0, in.vocab).build(), l2, c2);
+                    .targets(in.targets).gradient(in.scale, dz, et, 0, in.vocab).extensions(in.ext).build(), l2, c2);
             Memory g2 = download(in, pin, s, dz);
             boolean inPlace = sameBits(l2, staged.loss) && Arrays.equals(c2, staged.correct)
                     && sameBits(g2, staged.grad, (long) rows * in.vocab);
@@ -668,6 +738,60 @@ public final class GpuCheck {
         } finally {
             for (long p : allocs) {
                 gpu.free(p);
+            }
+        }
+    }
+
+    /**
+     * Forward and forward+gradient of each extension setting against the plain kernel on the same
+     * device-resident inputs (median of {@code reps} timed launches after warm-up, as {@link #bench}).
+     */
+    void benchExtensions(DType dt, int rows, int vocab, int seed, int reps) {
+        Gpu gpu = kernels.gpu();
+        gpu.makeCurrent();
+        long n = (long) rows * vocab;
+        long[] a = new long[6];
+        try (Gpu.Stream s = gpu.createStream(); Gpu.Pinned pin = gpu.mallocHost(8L * rows)) {
+            long dz = a[0] = gpu.malloc(n * dt.bytes);
+            long dg = a[1] = gpu.malloc(n * dt.bytes);
+            long dT = a[2] = gpu.malloc(4L * rows);
+            long dS = a[3] = gpu.malloc(4L * rows);
+            long dL = a[4] = gpu.malloc(8L * rows);
+            long dA = a[5] = gpu.malloc(4L * rows);
+            kernels.fill(s, dt, dz, n, seed);
+            ByteBuffer b = pin.buffer();
+            for (int r = 0; r < rows; r++) {
+                b.putInt(4 * r, target(r, vocab, seed));
+                b.putFloat(4 * rows + 4 * r, weight(r) / rows);
+            }
+            s.copyToDevice(dT, pin, 0, 4L * rows);
+            s.copyToDevice(dS, pin, 4L * rows, 4L * rows);
+            s.synchronize();
+            double plainFwd = 0;
+            double plainGrad = 0;
+            List<LossExtensions> settings = new ArrayList<>(List.of(LossExtensions.NONE));
+            settings.addAll(EXTENSIONS);
+            for (LossExtensions x : settings) {
+                double fwd = median(time(s, reps, () -> kernels.xent(s, dt, null, dz, vocab, 0, 1, rows, vocab, dT, 0,
+                        0, 0, 0, dL, dA, x, 0)));
+                double grad = median(time(s, reps, () -> kernels.xent(s, dt, dt, dz, vocab, 0, 1, rows, vocab, dT, dS,
+                        dg, vocab, 0, dL, dA, x, 0)));
+                if (!x.any()) {
+                    plainFwd = fwd;
+                    plainGrad = grad;
+                    continue;
+                }
+                double target = x.softCap() != 0 ? 2.0 : 1.15;
+                out.println(new Json().put("kind", "bench-ext").put("dtype", dt.suffix).put("rows", rows)
+                        .put("V", vocab).put("ext", extName(x)).put("reps", reps).put("plainFwdMs", plainFwd)
+                        .put("plainGradMs", plainGrad).put("fwdMs", fwd).put("gradMs", grad)
+                        .put("fwdRatio", fwd / plainFwd).put("gradRatio", grad / plainGrad).put("target", target));
+            }
+        } finally {
+            for (long p : a) {
+                if (p != 0) {
+                    gpu.free(p);
+                }
             }
         }
     }

@@ -1,6 +1,8 @@
 package org.plw4j.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.nio.ByteBuffer;
@@ -11,11 +13,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.plw4j.kernel.ElementType;
 import org.plw4j.kernel.Half;
+import org.plw4j.kernel.LossExtensions;
 import org.plw4j.kernel.LossKernel;
 import org.plw4j.kernel.LossProblem;
 import org.plw4j.kernel.Memory;
@@ -33,7 +37,9 @@ import org.plw4j.kernel.ReferenceKernel;
  * 1e-7) in fp32; in bf16 and fp16 one rounding of the output type apart (relative 2^-7 for bf16,
  * 2^-10 for fp16, absolute 1e-7). NaN must meet NaN, +-Inf the same infinity, the arg-max hit must
  * be equal, exact zeros (rows without weight) must be exact zeros, and gradient elements outside
- * the rows (stride gaps) must keep their sentinel.
+ * the rows (stride gaps) must keep their sentinel. The extensions of SPEC section 7 (label smoothing
+ * 0.1, z-loss 1e-3, soft-cap 5: the logits of up to 6 reach the bent part of tanh) are held to the same
+ * tolerances: the capping adds one tanhf rounding (relative 2^-23) to every logit.
  */
 abstract class KernelAgreementCases {
     static final double SENTINEL = 12345.0;
@@ -86,36 +92,120 @@ abstract class KernelAgreementCases {
         return Stream.of(Grad.NONE, Grad.SEPARATE, Grad.IN_PLACE);
     }
 
-    @org.junit.jupiter.api.Test
-    void extensionsRunOnTheReference() {
-        org.junit.jupiter.api.Assertions.assertFalse(kernel().supportsExtensions());
-        float[] z = new float[2 * 9];
-        SplittableRandom r = new SplittableRandom(2);
-        for (int i = 0; i < z.length; i++) {
-            z[i] = (float) (r.nextDouble() * 4 - 2);
+    static final LossExtensions SMOOTHING = new LossExtensions(0.1, 0, 0);
+    static final LossExtensions Z_LOSS = new LossExtensions(0, 1e-3, 0);
+    static final LossExtensions SOFT_CAP = new LossExtensions(0, 0, 5);
+    static final LossExtensions ALL = new LossExtensions(0.1, 1e-3, 5);
+
+    static Stream<Arguments> extensionCases() {
+        List<Arguments> out = new ArrayList<>();
+        int[] vocabs = {3, 33, 517, 4099};
+        int k = 0;
+        for (ElementType t : new ElementType[] {ElementType.FLOAT32, ElementType.BFLOAT16, ElementType.FLOAT16}) {
+            for (LossExtensions ext : new LossExtensions[] {SMOOTHING, Z_LOSS, SOFT_CAP, ALL}) {
+                Layout layout = Layout.values()[k % Layout.values().length];
+                Grad grad = Grad.values()[(k + 1) % Grad.values().length];
+                if (grad == Grad.FP32 && t == ElementType.FLOAT32) {
+                    grad = Grad.IN_PLACE;
+                }
+                if (grad == Grad.IN_PLACE && layout == Layout.BUFFER) {
+                    grad = Grad.SEPARATE;
+                }
+                out.add(Arguments.of(t, vocabs[k % vocabs.length], layout, grad, ext, 3000 + k));
+                k++;
+            }
         }
-        int[] targets = {4, 8};
-        double[] want = new double[2];
-        double[] got = new double[2];
-        boolean[] wc = new boolean[2];
-        boolean[] gc = new boolean[2];
-        ReferenceKernel.INSTANCE.run(LossProblem.builder().shape(1, 2, 9).logitsNwc(Memory.of(z.clone()))
-                .targets(targets).extensions(0.1, 1e-3, 5.0).build(), want, wc);
-        kernel().run(LossProblem.builder().shape(1, 2, 9).logitsNwc(Memory.of(z.clone())).targets(targets)
-                .extensions(0.1, 1e-3, 5.0).build(), got, gc);
-        org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, "delegated: bitwise the reference's");
-        org.junit.jupiter.api.Assertions.assertArrayEquals(wc, gc);
+        return out.stream();
     }
 
-    @org.junit.jupiter.api.Test
+    @Test
+    void supportsTheExtensions() {
+        assertTrue(kernel().supportsExtensions(), "SPEC section 7 runs in the GPU kernels");
+    }
+
+    /** Each extension alone and all together: dtypes, layouts, vocab sizes, gradient kinds (in place, fp32). */
+    @ParameterizedTest(name = "{0} V={1} {2} grad={3} {4}")
+    @MethodSource("extensionCases")
+    void extensionProblemsAgree(ElementType t, int vocab, Layout layout, Grad grad, LossExtensions ext, int seed) {
+        Case c = new Case(t, 2, 5, vocab, layout, grad, seed).extensions(ext);
+        c.fillRandom();
+        c.check(kernel());
+    }
+
+    /** The special values of {@link #specialValuesAgree} under soft-capping alone and all extensions. */
+    @ParameterizedTest(name = "{0} V={1} grad={2}")
+    @MethodSource("specialCases")
+    void specialValuesAgreeWithExtensions(ElementType t, int vocab, Grad grad) {
+        for (LossExtensions ext : new LossExtensions[] {SOFT_CAP, ALL, SMOOTHING}) {
+            Case c = new Case(t, 1, 19, vocab, Layout.NWC, grad, 7).extensions(ext);
+            c.fillRandom();
+            c.setSpecialValues();
+            c.check(kernel());
+        }
+    }
+
+    /**
+     * The fp32 gradient of each extension against central finite differences of the double-precision
+     * reference loss (h = 1e-3: truncation error h^2/6 times the third derivative, below 1e-6 here;
+     * rounding 1e-13), times the row's scale; tolerance 2e-6 absolute plus 1e-5 relative (the fp32
+     * soft-max of the class comment).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("extensionsEach")
+    void extensionGradientsMatchFiniteDifferences(LossExtensions ext) {
+        int rows = 3;
+        int vocab = 37;
+        SplittableRandom rnd = new SplittableRandom(17);
+        float[] z = new float[rows * vocab];
+        for (int i = 0; i < z.length; i++) {
+            z[i] = (float) ((rnd.nextDouble() * 2 - 1) * 6);
+        }
+        int[] targets = {5, 36, 0};
+        double[] scale = {1.0, 0.5, 0.25};
+        float[] g = new float[z.length];
+        kernel().run(LossProblem.builder().shape(1, rows, vocab).logitsNwc(Memory.of(z.clone())).targets(targets)
+                .extensions(ext).gradientNwc(scale, Memory.of(g)).build(), new double[rows], new boolean[rows]);
+        double h = 1e-3;
+        for (int r = 0; r < rows; r++) {
+            double[] row = new double[vocab];
+            for (int v = 0; v < vocab; v++) {
+                row[v] = z[r * vocab + v];
+            }
+            for (int v = 0; v < vocab; v++) {
+                double x = row[v];
+                row[v] = x + h;
+                double up = referenceLoss(row, targets[r], ext);
+                row[v] = x - h;
+                double down = referenceLoss(row, targets[r], ext);
+                row[v] = x;
+                double want = scale[r] * (up - down) / (2 * h);
+                double got = g[r * vocab + v];
+                assertTrue(Math.abs(got - want) <= 2e-6 + 1e-5 * Math.abs(want), String.format(Locale.ROOT,
+                        "%s row %d v %d: kernel %.9g, finite differences %.9g", ext, r, v, got, want));
+            }
+        }
+    }
+
+    static Stream<LossExtensions> extensionsEach() {
+        return Stream.of(SMOOTHING, Z_LOSS, SOFT_CAP, ALL);
+    }
+
+    private static double referenceLoss(double[] row, int target, LossExtensions ext) {
+        double[] loss = new double[1];
+        ReferenceKernel.INSTANCE.run(LossProblem.builder().shape(1, 1, row.length).logitsNwc(Memory.of(row.clone()))
+                .targets(new int[] {target}).extensions(ext).build(), loss, new boolean[1]);
+        return loss[0];
+    }
+
+    @Test
     void emptyVocabularyAndNoPositionsGiveZeros() {
         int[] targets = {-1, -1, -1};
         double[] loss = {5, 5, 5};
         boolean[] hit = {true, true, true};
         kernel().run(LossProblem.builder().shape(1, 3, 0).logitsNwc(Memory.of(new float[0])).targets(targets).build(),
                 loss, hit);
-        org.junit.jupiter.api.Assertions.assertArrayEquals(new double[3], loss);
-        org.junit.jupiter.api.Assertions.assertArrayEquals(new boolean[3], hit);
+        assertArrayEquals(new double[3], loss);
+        assertArrayEquals(new boolean[3], hit);
         kernel().run(LossProblem.builder().shape(0, 4, 10).logitsNwc(Memory.of(new float[0])).targets(new int[0])
                 .build(), new double[0], new boolean[0]);
     }
@@ -137,72 +227,7 @@ abstract class KernelAgreementCases {
     void specialValuesAgree(ElementType t, int vocab, Grad grad) {
         Case c = new Case(t, 1, 19, vocab, Layout.NWC, grad, 7);
         c.fillRandom();
-        int v = vocab;
-        double nan = Double.NaN;
-        double inf = Double.POSITIVE_INFINITY;
-        // row 0: a NaN after the max (first NaN is the arg-max; loss NaN)
-        c.set(0, v / 2, 50.0);
-        c.set(0, v - 1, nan);
-        // row 1: two NaNs and a +Inf: the first NaN wins
-        c.set(1, 1, inf);
-        c.set(1, 2, nan);
-        c.set(1, v - 2, nan);
-        // row 2: +Inf alone: loss NaN
-        c.set(2, v - 1, inf);
-        // row 3: every logit -Inf: loss NaN, arg-max 0
-        for (int j = 0; j < v; j++) {
-            c.set(3, j, -inf);
-        }
-        // row 4: the target logit -Inf in a finite row: loss +Inf
-        c.set(4, c.targets[4], -inf);
-        // row 5: masked vocabulary (-Inf entries, legal), finite loss
-        for (int j = 0; j < v; j += 2) {
-            if (j != c.targets[5]) {
-                c.set(5, j, -inf);
-            }
-        }
-        // row 6: ties at the maximum: the lowest index wins
-        c.set(6, 1, 9.0);
-        c.set(6, v - 1, 9.0);
-        c.targets[6] = v - 1;
-        // row 7: inactive with NaN logits: loss 0, gradient exact zeros
-        c.set(7, 0, nan);
-        c.targets[7] = -1;
-        // row 8: active, zero gradient scale, NaN logits: loss NaN, gradient exact zeros
-        c.set(8, v - 1, nan);
-        c.scale[8] = 0.0;
-        // row 9: inactive with +Inf logits
-        c.set(9, 0, inf);
-        c.targets[9] = -1;
-        // row 10: all -Inf but one (the target): loss 0, correct
-        for (int j = 0; j < v; j++) {
-            c.set(10, j, j == c.targets[10] ? 1.5 : -inf);
-        }
-        // row 11: a -Inf first element before finite ones (the online max starts at -Inf)
-        c.set(11, 0, -inf);
-        // row 12: large logits (overflow without the max shift)
-        for (int j = 0; j < v; j++) {
-            c.set(12, j, 60000.0 - j);
-        }
-        // row 13: target is the max with a large margin (loss near 0)
-        c.set(13, c.targets[13], 30.0);
-        // rows 14-18: NaNs the kernels find only through a NaN sum or a -Inf max (no per-element test):
-        // 14: the row starts with NaNs only (a whole first vector: no maximum yet when they are folded)
-        for (int j = 0; j < Math.min(v, 8); j++) {
-            c.set(14, j, nan);
-        }
-        // 15: -Inf, then a NaN, then finite values (a thread's prefix has nothing above -Inf)
-        c.set(15, 0, -inf);
-        c.set(15, 1, nan);
-        // 16: NaN and -Inf only
-        for (int j = 0; j < v; j++) {
-            c.set(16, j, j == v - 2 ? nan : -inf);
-        }
-        // 17: one NaN in the last element (the tail of the row)
-        c.set(17, v - 1, nan);
-        // 18: NaN first, +Inf later: the first NaN is the arg-max
-        c.set(18, 0, nan);
-        c.set(18, v - 1, inf);
+        c.setSpecialValues();
         c.check(kernel());
     }
 
@@ -223,6 +248,77 @@ abstract class KernelAgreementCases {
         final long length;
         final int[] targets;
         final double[] scale;
+        LossExtensions ext = LossExtensions.NONE;
+
+        /** The special values of {@link KernelAgreementCases#specialValuesAgree} in rows 0 to 18. */
+        void setSpecialValues() {
+            int v = vocab;
+            double nan = Double.NaN;
+            double inf = Double.POSITIVE_INFINITY;
+            // row 0: a NaN after the max (first NaN is the arg-max; loss NaN)
+            set(0, v / 2, 50.0);
+            set(0, v - 1, nan);
+            // row 1: two NaNs and a +Inf: the first NaN wins
+            set(1, 1, inf);
+            set(1, 2, nan);
+            set(1, v - 2, nan);
+            // row 2: +Inf alone: loss NaN
+            set(2, v - 1, inf);
+            // row 3: every logit -Inf: loss NaN, arg-max 0
+            for (int j = 0; j < v; j++) {
+                set(3, j, -inf);
+            }
+            // row 4: the target logit -Inf in a finite row: loss +Inf
+            set(4, targets[4], -inf);
+            // row 5: masked vocabulary (-Inf entries, legal), finite loss
+            for (int j = 0; j < v; j += 2) {
+                if (j != targets[5]) {
+                    set(5, j, -inf);
+                }
+            }
+            // row 6: ties at the maximum: the lowest index wins
+            set(6, 1, 9.0);
+            set(6, v - 1, 9.0);
+            targets[6] = v - 1;
+            // row 7: inactive with NaN logits: loss 0, gradient exact zeros
+            set(7, 0, nan);
+            targets[7] = -1;
+            // row 8: active, zero gradient scale, NaN logits: loss NaN, gradient exact zeros
+            set(8, v - 1, nan);
+            scale[8] = 0.0;
+            // row 9: inactive with +Inf logits
+            set(9, 0, inf);
+            targets[9] = -1;
+            // row 10: all -Inf but one (the target): loss 0, correct
+            for (int j = 0; j < v; j++) {
+                set(10, j, j == targets[10] ? 1.5 : -inf);
+            }
+            // row 11: a -Inf first element before finite ones (the online max starts at -Inf)
+            set(11, 0, -inf);
+            // row 12: large logits (overflow without the max shift)
+            for (int j = 0; j < v; j++) {
+                set(12, j, 60000.0 - j);
+            }
+            // row 13: target is the max with a large margin (loss near 0)
+            set(13, targets[13], 30.0);
+            // rows 14-18: NaNs the kernels find only through a NaN sum or a -Inf max (no per-element test):
+            // 14: the row starts with NaNs only (a whole first vector: no maximum yet when they are folded)
+            for (int j = 0; j < Math.min(v, 8); j++) {
+                set(14, j, nan);
+            }
+            // 15: -Inf, then a NaN, then finite values (a thread's prefix has nothing above -Inf)
+            set(15, 0, -inf);
+            set(15, 1, nan);
+            // 16: NaN and -Inf only
+            for (int j = 0; j < v; j++) {
+                set(16, j, j == v - 2 ? nan : -inf);
+            }
+            // 17: one NaN in the last element (the tail of the row)
+            set(17, v - 1, nan);
+            // 18: NaN first, +Inf later: the first NaN is the arg-max
+            set(18, 0, nan);
+            set(18, v - 1, inf);
+        }
 
         Case(ElementType type, int batch, int seqLen, int vocab, Layout layout, Grad grad, int seed) {
             this.type = type;
@@ -308,6 +404,11 @@ abstract class KernelAgreementCases {
             return m;
         }
 
+        Case extensions(LossExtensions e) {
+            this.ext = e;
+            return this;
+        }
+
         ElementType gradType() {
             return grad == Grad.FP32 ? ElementType.FLOAT32 : type;
         }
@@ -317,7 +418,7 @@ abstract class KernelAgreementCases {
             Memory z = copyOfLogits();
             Memory g = null;
             LossProblem.Builder b = LossProblem.builder().shape(batch, seqLen, vocab).logits(z, offset, sB, sT, sV)
-                    .targets(targets.clone());
+                    .targets(targets.clone()).extensions(ext);
             if (grad == Grad.IN_PLACE) {
                 g = z;
                 b.gradient(scale.clone(), z, offset, sB, sT, sV);
@@ -343,7 +444,8 @@ abstract class KernelAgreementCases {
             boolean[] wc = (boolean[]) want[1];
             boolean[] gc = (boolean[]) got[1];
             for (int i = 0; i < wl.length; i++) {
-                String where = String.format(Locale.ROOT, "%s V=%d %s grad=%s position %d", type, vocab, layout, grad, i);
+                String where = String.format(Locale.ROOT, "%s V=%d %s grad=%s %s position %d", type, vocab, layout, grad,
+                        ext, i);
                 assertClose(wl[i], gl[i], 1e-5, 1e-6, "loss at " + where);
                 assertEquals(wc[i], gc[i], "arg-max hit at " + where);
             }

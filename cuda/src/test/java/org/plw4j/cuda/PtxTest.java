@@ -59,7 +59,12 @@ class PtxTest {
             assertNotNull(types, "no entry point " + e.getKey() + " in the bundled PTX");
             List<String> want = new ArrayList<>();
             for (Kind k : e.getValue()) {
-                want.add(k == Kind.I32 ? "u32" : k == Kind.F32 ? "f32" : "u64");
+                want.add(switch (k) {
+                    case I32 -> "u32";
+                    case F32 -> "f32";
+                    case F64 -> "f64";
+                    default -> "u64";
+                });
             }
             assertEquals(want, types, "parameter types of " + e.getKey());
         }
