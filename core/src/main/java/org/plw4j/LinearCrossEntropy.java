@@ -18,6 +18,11 @@
  * chunk size trades the W traffic per row (3·V·H·e / c) against the buffer's memory (c·(V + 2H)·e).
  * FLOPs: 2·c·V·H per GEMM, so 6·c·V·H for forward+gradient and 2·c·V·H for the forward.
  *
+ * 16-bit inputs (HALF, BFLOAT16) run in fp32: the hidden rows are widened chunk by chunk by the gather into h_c,
+ * the weight and bias once per call (a FLOAT copy of W: the row kernel needs whole vocabulary rows, so a
+ * vocabulary-blocked widening would widen all of W again for every chunk); dH_c is rounded once on its copy to
+ * dL/dh, dW and db are summed in FLOAT and rounded once at the end.
+ *
  * Threading: the GEMMs run on ND4J's BLAS threads, the row kernel on its own workers (LossKernel's
  * contract: bitwise the same for every thread count); chunks run one after the other in a fixed order, so
  * the results do not depend on the kernel's thread count. Extra memory per call: the three chunk buffers,
@@ -54,7 +59,7 @@ final class LinearCrossEntropy {
         static final Options DEFAULTS = new Options(0, ZeroWeightRows.MEASURED);
     }
 
-    /** The checked shape of one call. */
+    /** The checked shape of one call; {@code type} is the compute type (FLOAT for 16-bit inputs). */
     private record Shape(int batch, int length, int hiddenSize, int vocab, DataType type) {
         int positions() {
             return batch * length;
@@ -69,7 +74,7 @@ final class LinearCrossEntropy {
         Shape s = checkInputs(hidden, weight, bias, inputIds, mask);
         int chunk = chunkRows(cfg.linear().chunkBytes(), s);
         TokenPlan plan = plan(cfg, s, inputIds, mask, false);
-        return new Engine(cfg, s, plan, hidden, weight, bias, chunk).run(null, null, null);
+        return new Engine(cfg, s, plan, hidden, widened(weight, s), widened(bias, s), chunk).run(null, null, null);
     }
 
     static LinearLossResult withGradient(LossSettings cfg, INDArray hidden, INDArray weight,
@@ -103,7 +108,8 @@ final class LinearCrossEntropy {
         if (hiddenGradOut != null) {
             dh.assign(0);
         }
-        if (gradientMode == GradientMode.OVERWRITE) {
+        boolean accumulate = gradientMode == GradientMode.ACCUMULATE;
+        if (!accumulate) {
             if (weightGradOut != null) {
                 dw.assign(0);
             }
@@ -111,8 +117,31 @@ final class LinearCrossEntropy {
                 db.assign(0);
             }
         }
-        LossResult metrics = new Engine(cfg, s, plan, hidden, weight, bias, chunk).run(dh, dw, db);
+        // 16-bit: the weight and bias gradients are summed in the compute type and rounded once at the end
+        INDArray dwSum = sumOf(dw, s, accumulate && weightGradOut != null);
+        INDArray dbSum = db == null ? null : sumOf(db, s, accumulate && biasGradOut != null);
+        LossResult metrics = new Engine(cfg, s, plan, hidden, widened(weight, s), widened(bias, s), chunk)
+                .run(dh, dwSum, dbSum);
+        if (dwSum != dw) {
+            dw.assign(dwSum);
+        }
+        if (dbSum != db) {
+            db.assign(dbSum);
+        }
         return new LinearLossResult(metrics, dh, dw, db);
+    }
+
+    /** The array itself in the compute type, else a FLOAT copy of a 16-bit input (null for null). */
+    private static INDArray widened(INDArray a, Shape s) {
+        return a == null || a.dataType() == s.type() ? a : a.castTo(s.type());
+    }
+
+    /** The accumulator of a gradient: itself in the compute type, else a FLOAT array (its contents when kept). */
+    private static INDArray sumOf(INDArray grad, Shape s, boolean keep) {
+        if (grad.dataType() == s.type()) {
+            return grad;
+        }
+        return keep ? grad.castTo(s.type()) : Nd4j.zeros(s.type(), grad.shape());
     }
 
     private static TokenPlan plan(LossSettings cfg, Shape s, INDArray inputIds, PromptCompletionMask mask,
@@ -179,11 +208,12 @@ final class LinearCrossEntropy {
                     "weight must have rank 2 [V, H] (nn.Linear's layout; pass DL4J's W [H, V] as W.transpose()),"
                             + " had rank %d with shape %s", weight.rank(), Nd4jArrays.shape(weight)));
         }
-        DataType type = computeType(weight, "weight");
-        if (hidden.dataType() != type) {
+        DataType inputType = inputType(weight, "weight");
+        if (hidden.dataType() != inputType) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "hidden must have the weight's dtype %s, was %s", type, hidden.dataType()));
+                    "hidden must have the weight's dtype %s, was %s", inputType, hidden.dataType()));
         }
+        DataType type = inputType == DataType.DOUBLE ? DataType.DOUBLE : DataType.FLOAT;
         long bL = hidden.size(0);
         long nL = hidden.size(1);
         long hL = hidden.size(2);
@@ -203,9 +233,9 @@ final class LinearCrossEntropy {
                     Nd4jArrays.shape(weight), Nd4jArrays.shape(hidden)));
         }
         if (bias != null) {
-            if (bias.dataType() != type) {
+            if (bias.dataType() != inputType) {
                 throw new IllegalArgumentException(String.format(Locale.ROOT,
-                        "bias must have the weight's dtype %s, was %s", type, bias.dataType()));
+                        "bias must have the weight's dtype %s, was %s", inputType, bias.dataType()));
             }
             if (!bias.isVector() && !(bias.length() == 1 && vL == 1) || bias.length() != vL || bias.rank() > 2) {
                 throw new IllegalArgumentException(String.format(Locale.ROOT,
@@ -226,11 +256,11 @@ final class LinearCrossEntropy {
         return new Shape((int) bL, (int) nL, (int) hL, (int) vL, type);
     }
 
-    private static DataType computeType(INDArray a, String param) {
+    private static DataType inputType(INDArray a, String param) {
         DataType dt = a.dataType();
-        if (dt != DataType.FLOAT && dt != DataType.DOUBLE) {
+        if (dt != DataType.FLOAT && dt != DataType.DOUBLE && dt != DataType.HALF && dt != DataType.BFLOAT16) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "%s must have dtype FLOAT or DOUBLE, was %s", param, dt));
+                    "%s must have dtype FLOAT, DOUBLE, HALF or BFLOAT16, was %s", param, dt));
         }
         return dt;
     }

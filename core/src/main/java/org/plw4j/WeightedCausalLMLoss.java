@@ -395,7 +395,10 @@ public final class WeightedCausalLMLoss {
      * LossResult r = loss.computeFromHidden(hidden, lmHead, inputIds, mask);   // hidden [B, N, H], lmHead [V, H]
      * }</pre>
      *
-     * @param hidden the last hidden states {@code [B, N, H]}, FLOAT or DOUBLE, any strides
+     * @param hidden the last hidden states {@code [B, N, H]}, FLOAT, DOUBLE, HALF or BFLOAT16, any strides. HALF and
+     *               BFLOAT16 inputs are computed in FLOAT: the hidden rows are widened chunk by chunk into the chunk
+     *               buffer, the weight and bias once per call into a FLOAT copy ({@code V*H*4} bytes, independent of
+     *               {@code B*N}); 16-bit gradients are summed in FLOAT and rounded once into the inputs' type
      * @param weight the output projection {@code [V, H]} (the {@code nn.Linear} / Hugging Face {@code lm_head.weight}
      *               layout) with the hidden states' dtype, any strides: DL4J's {@code W [H, V]} is passed as
      *               {@code W.transpose()}, a view read in place
@@ -403,7 +406,7 @@ public final class WeightedCausalLMLoss {
      * @param mask roles (or explicit weights) of the input positions, as in {@link #compute}
      * @return the result; {@link LossResult#gradient()} is null
      * @throws IllegalArgumentException on a wrong rank, an H or V mismatch, mismatched B or N, a dtype other than
-     *                                  FLOAT/DOUBLE or differing between hidden and weight, a chunk budget below one
+     *                                  FLOAT/DOUBLE/HALF/BFLOAT16 or differing between hidden and weight, a chunk budget below one
      *                                  row, or a target id as rejected by {@link #compute}
      */
     public LossResult computeFromHidden(INDArray hidden, INDArray weight, INDArray inputIds, PromptCompletionMask mask) {

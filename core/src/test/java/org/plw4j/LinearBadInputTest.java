@@ -67,7 +67,7 @@ class LinearBadInputTest {
         rejectsUntouched(withGradients(LOSS, hidden.castTo(DataType.FLOAT), weight, bias, ids),
                 "hidden must have the weight's dtype DOUBLE, was FLOAT");
         rejectsUntouched(withGradients(LOSS, hidden, weight.castTo(DataType.INT), bias, ids),
-                "weight must have dtype FLOAT or DOUBLE, was INT");
+                "weight must have dtype FLOAT, DOUBLE, HALF or BFLOAT16, was INT");
         rejectsUntouched(withGradients(LOSS, null, weight, bias, ids), "hidden must not be null");
         rejectsUntouched(() -> LOSS.computeFromHiddenWithGradient(hidden, weight, bias, ids, mask, dh, dw, db, null),
                 "gradientMode must not be null");
