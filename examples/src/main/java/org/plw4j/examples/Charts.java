@@ -126,14 +126,17 @@ final class Charts {
     }
 
     /**
-     * The experiment's curves: one panel per metric, one line per PLW, x = epoch.
+     * The experiment's curves: one panel per metric, one line per PLW (the mean over seeds), x = epoch,
+     * with a translucent band of one standard deviation either side when {@code sd} is given.
      *
      * @param panels metric titles
-     * @param logY per panel, whether its y axis is logarithmic (all values must then be positive)
-     * @param series per PLW label: per panel, the values per epoch (NaN = missing)
+     * @param logY per panel, whether its y axis is logarithmic (all values must then be positive; a band's
+     *        lower edge is kept above 0 there)
+     * @param mean per PLW label: per panel, the values per epoch (NaN = missing)
+     * @param sd the standard deviations, shaped as {@code mean}, or null for lines alone
      */
     static void experimentCurves(String title, List<String> panels, boolean[] logY, List<String> labels,
-            double[][][] series, int[] epochs, Path png) throws IOException {
+            double[][][] mean, double[][][] sd, int[] epochs, Path png) throws IOException {
         List<XYChart> charts = new ArrayList<>();
         double[] x = new double[epochs.length];
         for (int i = 0; i < x.length; i++) {
@@ -151,9 +154,15 @@ final class Charts {
             chart.getStyler().setChartTitleFont(chart.getStyler().getChartTitleFont().deriveFont(13f));
             chart.getStyler().setXAxisDecimalPattern("0");
             for (int k = 0; k < labels.size(); k++) {
-                XYSeries s = chart.addSeries(labels.get(k), x, series[k][p]);
-                s.setLineColor(PALETTE[k % PALETTE.length]);
-                s.setMarkerColor(PALETTE[k % PALETTE.length]);
+                Color color = PALETTE[k % PALETTE.length];
+                if (sd != null) {
+                    addBand(chart, labels.get(k) + " sd", x, mean[k][p], sd[k][p], logY[p],
+                            new Color(color.getRed(), color.getGreen(), color.getBlue(), 0x40));
+                }
+                XYSeries s = chart.addSeries(labels.get(k), x, mean[k][p]);
+                s.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
+                s.setLineColor(color);
+                s.setMarkerColor(color);
                 s.setMarker(SeriesMarkers.CIRCLE);
             }
             charts.add(chart);
@@ -164,6 +173,29 @@ final class Charts {
         try (OutputStream os = Files.newOutputStream(png)) {
             BitmapEncoder.saveBitmap(charts, rows, cols, os, BitmapFormat.PNG);
         }
+    }
+
+    /** The band mean ± sd as a closed polygon (upper edge left to right, lower edge back), not in the legend. */
+    private static void addBand(XYChart chart, String name, double[] x, double[] mean, double[] sd, boolean log,
+            Color fill) {
+        int n = x.length;
+        double[] px = new double[2 * n + 1];
+        double[] py = new double[2 * n + 1];
+        for (int i = 0; i < n; i++) {
+            px[i] = x[i];
+            py[i] = mean[i] + sd[i];
+            double lower = mean[i] - sd[i];
+            px[2 * n - 1 - i] = x[i];
+            py[2 * n - 1 - i] = log && !(lower > 0) ? mean[i] / 2 : lower; // a log axis needs lower > 0
+        }
+        px[2 * n] = px[0];
+        py[2 * n] = py[0];
+        XYSeries band = chart.addSeries(name, px, py);
+        band.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.PolygonArea);
+        band.setFillColor(fill);
+        band.setLineColor(new Color(0, 0, 0, 0));
+        band.setMarker(SeriesMarkers.NONE);
+        band.setShowInLegend(false);
     }
 
     private static void save(XYChart chart, Path png) throws IOException {

@@ -37,10 +37,12 @@ import org.plw4j.LossResult;
 import org.plw4j.LossSummary;
 import org.plw4j.Padding;
 import org.plw4j.PromptCompletionMask;
+import org.plw4j.PromptLossWeightSchedule;
 import org.plw4j.RgSummary;
 import org.plw4j.WeightedCausalLMLoss;
 import org.plw4j.dl4j.Dl4jLabels;
 import org.plw4j.dl4j.LossWeightedCausalLM;
+import org.plw4j.dl4j.PromptLossWeightListener;
 import org.plw4j.dl4j.WeightedCausalLMOutputLayer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -49,26 +51,32 @@ import picocli.CommandLine.Spec;
 
 /**
  * A small replication of the prompt-loss-weight article's RACE experiment on a laptop CPU: the same
- * small DL4J language model is trained on the same synthetic multiple-choice reading-comprehension
+ * small DL4J language model is fine-tuned on the same synthetic multiple-choice reading-comprehension
  * data ({@link SyntheticRace}: long prompt, one-letter answer, Rg about 0.01) with several prompt loss
- * weights, and after every epoch the validation prompt loss, completion loss, full-sequence loss and
- * answer accuracy are recorded.
+ * weights or PLW schedules, and after every epoch the validation prompt loss, completion loss,
+ * full-sequence loss and answer accuracy are recorded.
  *
  * <p>The model is a causal convolutional language model: a token embedding, causal dilated 1-D
  * convolutions (receptive field covering the whole example) and plw4j's
- * {@link WeightedCausalLMOutputLayer} (logits out, {@link LossWeightedCausalLM} inside, DL4J's default
- * {@code miniBatch(true)}). Every run starts from the same
- * initial weights and sees the batches in the same order; only the PLW differs. Validation uses
- * {@link WeightedCausalLMLoss} on the network's output ({@code NCW} logits, shift off): the answer
- * accuracy is plw4j's {@code completionAccuracy}, the arg-max over the <em>whole</em> vocabulary at the
- * answer position (a restricted arg-max over the four letters is reported too).
+ * {@link WeightedCausalLMOutputLayer} (logits out, {@link LossWeightedCausalLM} inside). With
+ * {@code --pretrain} it is first trained with the plain next-token loss on passages and questions
+ * without answers ({@link Pretraining}: done once, saved, reused), as the article starts from a
+ * pretrained model whose prompt loss is already low; every fine-tuning run then starts from those
+ * weights. {@code --seeds K} repeats every PLW with K seeds (the batch order; the initial weights too
+ * when there is no pretraining); runs with the same seed see the batches in the same order, so within a
+ * seed only the PLW differs. The runs go in parallel, one per core, each single-threaded inside ND4J.
+ * Validation uses {@link WeightedCausalLMLoss} on the network's output ({@code NCW} logits, shift off):
+ * the answer accuracy is plw4j's {@code completionAccuracy}, the arg-max over the <em>whole</em>
+ * vocabulary at the answer position (a restricted arg-max over the four letters is reported too).
  *
- * <p>Output, in {@code --out}: {@code plw-experiment.csv} (one row per PLW and epoch),
- * {@code plw-experiment.png} (the curves) and {@code plw-experiment.txt} (the printed table).
+ * <p>Output, in {@code --out}: {@code plw-experiment.csv} (one row per PLW, seed and epoch),
+ * {@code plw-experiment-summary.csv} (mean and standard deviation over the seeds per PLW and epoch),
+ * {@code plw-experiment.png} (the curves, mean with a band of one standard deviation) and
+ * {@code plw-experiment.txt} (the printed tables).
  *
  * <pre>
  * mvn -q -B -pl examples -am package -DskipTests -Drun=PlwExperiment
- * mvn -q -B -pl examples -am package -DskipTests -Drun=PlwExperiment -Dargs="--epochs 6 --plw 1,0.1,0"
+ * mvn -q -B -pl examples -am package -DskipTests -Drun=PlwExperiment -Dargs="--pretrain --seeds 3 --plw 1,0.1,0,linear:1:0"
  * </pre>
  */
 @Command(name = "plw-experiment", mixinStandardHelpOptions = true, version = "plw4j plw-experiment 0.1",
@@ -81,10 +89,15 @@ public final class PlwExperiment implements Callable<Integer> {
     private CommandSpec spec;
 
     @Option(names = "--plw", split = ",", defaultValue = "1,0.1,0.01,0", paramLabel = "W",
-            description = "Prompt loss weights to compare (default: ${DEFAULT-VALUE}).")
-    private double[] plws;
+            description = "Prompt loss weights in [0, 1] or schedules (linear:1:0, cosine:1:0:400, ...; a missing "
+                    + "length is the run's total steps) to compare (default: ${DEFAULT-VALUE}).")
+    private String[] plwArgs;
 
-    @Option(names = "--epochs", defaultValue = "5", description = "Epochs per run (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seeds", defaultValue = "1",
+            description = "Seeds per PLW: batch order, and initial weights without --pretrain (default: ${DEFAULT-VALUE}).")
+    private int seeds;
+
+    @Option(names = "--epochs", defaultValue = "5", description = "Fine-tuning epochs per run (default: ${DEFAULT-VALUE}).")
     private int epochs;
 
     @Option(names = "--train", defaultValue = "1280", description = "Training examples (default: ${DEFAULT-VALUE}).")
@@ -92,6 +105,22 @@ public final class PlwExperiment implements Callable<Integer> {
 
     @Option(names = "--val", defaultValue = "320", description = "Validation examples (default: ${DEFAULT-VALUE}).")
     private int valSize;
+
+    @Option(names = "--pretrain",
+            description = "Start every run from a network pretrained with the plain next-token loss on passages and "
+                    + "questions without answers (made once, saved in --out, reused).")
+    private boolean pretrain;
+
+    @Option(names = "--pretrain-texts", defaultValue = "4000",
+            description = "Pretraining texts, drawn apart from the train and validation sets (default: ${DEFAULT-VALUE}).")
+    private int pretrainTexts;
+
+    @Option(names = "--pretrain-epochs", defaultValue = "4", description = "Pretraining epochs (default: ${DEFAULT-VALUE}).")
+    private int pretrainEpochs;
+
+    @Option(names = "--pretrain-lr", defaultValue = "0.01",
+            description = "Pretraining Adam learning rate (default: ${DEFAULT-VALUE}).")
+    private double pretrainLr;
 
     @Option(names = "--filler", defaultValue = "11",
             description = "Grammar sentences per passage besides the facts (default: ${DEFAULT-VALUE}).")
@@ -109,7 +138,7 @@ public final class PlwExperiment implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "32", description = "Batch size (default: ${DEFAULT-VALUE}).")
     private int batch;
 
-    @Option(names = "--lr", defaultValue = "0.01", description = "Adam learning rate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--lr", defaultValue = "0.01", description = "Fine-tuning Adam learning rate (default: ${DEFAULT-VALUE}).")
     private double lr;
 
     @Option(names = "--embed", defaultValue = "32", description = "Embedding size (default: ${DEFAULT-VALUE}).")
@@ -118,11 +147,12 @@ public final class PlwExperiment implements Callable<Integer> {
     @Option(names = "--hidden", defaultValue = "64", description = "Channels per convolution (default: ${DEFAULT-VALUE}).")
     private int hidden;
 
-    @Option(names = "--seed", defaultValue = "42", description = "Seed of data, weights and order (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", defaultValue = "42",
+            description = "Seed of the data and of the first run; run k of --seeds uses seed + k (default: ${DEFAULT-VALUE}).")
     private long seed;
 
     @Option(names = "--threads", defaultValue = "0",
-            description = "Runs trained at once (0: one per CPU core, at most one per PLW).")
+            description = "Runs trained at once (0: one per CPU core, at most one per run).")
     private int threads;
 
     @Option(names = "--out", paramLabel = "DIR",
@@ -161,9 +191,23 @@ public final class PlwExperiment implements Callable<Integer> {
         return Cli.run(new PlwExperiment(), "", out, err, args);
     }
 
-    /** One evaluation of one run. */
-    record EpochRecord(double plw, int epoch, double trainObjective, double valObjective, double fullLoss,
-            double promptLoss, double completionLoss, double accuracy, double accuracyAbcd, double seconds) {
+    /**
+     * One PLW of the sweep: a constant weight or a schedule over the run's steps.
+     *
+     * @param label how tables, CSV and chart name it: the weight ({@code 0.1}) or the schedule's text form
+     * @param schedule the PLW of each step
+     */
+    record Arm(String label, PromptLossWeightSchedule schedule) {
+    }
+
+    /** One evaluation of one run; {@code plw} is the weight in force at the evaluation (a schedule's moves). */
+    record EpochRecord(String arm, int seed, int epoch, double plw, double trainObjective, double valObjective,
+            double fullLoss, double promptLoss, double completionLoss, double accuracy, double accuracyAbcd,
+            double seconds) {
+    }
+
+    /** The records of one run: one arm, one seed, epochs 0 (before training) to {@code --epochs}. */
+    record Run(Arm arm, int seed, List<EpochRecord> records) {
     }
 
     @Override
@@ -177,8 +221,13 @@ public final class PlwExperiment implements Callable<Integer> {
             batch = 16;
             embed = 8;
             hidden = 8;
+            pretrainTexts = 64;
+            pretrainEpochs = 1;
         }
+        int batchesPerEpoch = (trainSize + batch - 1) / batch;
+        long totalSteps = (long) epochs * batchesPerEpoch;
         validate();
+        List<Arm> arms = arms(plwArgs, totalSteps);
         Path dir = out != null ? out
                 : Files.isRegularFile(Path.of("examples", "pom.xml")) ? Path.of("examples", "output") : Path.of("plw4j-output");
         Files.createDirectories(dir);
@@ -187,6 +236,13 @@ public final class PlwExperiment implements Callable<Integer> {
         Random dataRandom = new Random(seed);
         List<SyntheticRace.Example> train = race.generate(trainSize, filler, shuffleOptions, dataRandom);
         List<SyntheticRace.Example> val = race.generate(valSize, filler, shuffleOptions, dataRandom);
+        // pretraining texts: further draws of the generator (so apart from train and validation), answers cut off
+        List<SyntheticRace.Example> pretrainData = new ArrayList<>();
+        if (pretrain) {
+            for (SyntheticRace.Example e : race.generate(pretrainTexts, filler, shuffleOptions, dataRandom)) {
+                pretrainData.add(new SyntheticRace.Example(Arrays.copyOf(e.tokens, e.promptLength), e.promptLength, -1));
+            }
+        }
         int length = 0;
         int[] p = new int[train.size()];
         int[] c = new int[train.size()];
@@ -198,55 +254,78 @@ public final class PlwExperiment implements Callable<Integer> {
         for (SyntheticRace.Example e : val) {
             length = Math.max(length, e.tokens.length);
         }
-        RgSummary rg = GenerationRatio.summarize(p, c);
-        Data trainData = Data.of(train, length);
-        Data valData = Data.of(val, length);
-        int batchesPerEpoch = (trainSize + batch - 1) / batch;
-        int workers = threads > 0 ? threads : Math.max(1, Math.min(plws.length, Runtime.getRuntime().availableProcessors()));
-        workers = Math.min(workers, plws.length);
-        int masterThreads = Nd4j.getEnvironment().maxMasterThreads();
-        int maxThreads = Nd4j.getEnvironment().maxThreads();
-        if (workers > 1) {
-            // each run single-threaded inside ND4J (restored at the end); the runs share the cores
-            Nd4j.getEnvironment().setMaxMasterThreads(1);
-            Nd4j.getEnvironment().setMaxThreads(1);
+        for (SyntheticRace.Example e : pretrainData) {
+            length = Math.max(length, e.tokens.length);
         }
+        RgSummary rg = GenerationRatio.summarize(p, c);
+        Data trainData = new Data(train, length);
+        Data valData = new Data(val, length);
+        int runs = arms.size() * seeds;
+        int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+        workers = Math.max(1, Math.min(workers, runs));
 
         o.printf(Locale.ROOT, "PLW experiment: %d train / %d validation examples, %d tokens per example at most, "
                         + "vocabulary %d, Rg mean %.4f (median %.4f), %s options%n",
                 trainSize, valSize, length, race.vocabularySize(), rg.mean(), rg.median(),
                 shuffleOptions ? "shuffled" : "fixed-order");
         o.printf(Locale.ROOT, "model: embedding %d, causal conv 1-D x%d (%d channels, kernel 3, dilations %s), "
-                        + "Adam %.3g, batch %d, %d epochs; PLW %s; %d run(s) at once%n",
-                embed, DILATIONS.length, hidden, Arrays.toString(DILATIONS), lr, batch, epochs,
-                Arrays.toString(plws), workers);
+                        + "%s; fine-tuning: Adam %.3g, batch %d, %d epochs (%d steps); PLW %s; %d seed(s); "
+                        + "%d run(s) at once%n",
+                embed, DILATIONS.length, hidden, Arrays.toString(DILATIONS),
+                pretrain ? String.format(Locale.ROOT, "pretrained on %d texts x %d epochs (Adam %.3g)",
+                        pretrainTexts, pretrainEpochs, pretrainLr) : "from random weights",
+                lr, batch, epochs, totalSteps, arms.stream().map(Arm::label).toList(), seeds, workers);
         o.printf(Locale.ROOT, "example: %s -> %s%n%n",
                 race.decode(Arrays.copyOf(val.get(0).tokens, val.get(0).promptLength)),
                 race.decode(new int[] {val.get(0).tokens[val.get(0).promptLength]}));
         o.flush();
 
+        int masterThreads = Nd4j.getEnvironment().maxMasterThreads();
+        int maxThreads = Nd4j.getEnvironment().maxThreads();
         long start = System.nanoTime();
-        List<List<EpochRecord>> results = new ArrayList<>();
+        String key = pretrainKey(race);
+        Path pretrainFile = Pretraining.fileFor(dir, key);
+        Pretraining pre = pretrain ? Pretraining.load(pretrainFile, key) : null;
+        long pretrainSteps = pretrain && pre == null
+                ? (long) pretrainEpochs * ((pretrainTexts + batch - 1) / batch) : 0;
+        List<Run> results = new ArrayList<>();
         ProgressBar bar = noProgress ? null
-                : Cli.progressBar("training", (long) plws.length * epochs * batchesPerEpoch, 500).setUnit(" steps", 1)
-                        .build();
+                : Cli.progressBar("training", pretrainSteps + runs * totalSteps, 500).setUnit(" steps", 1).build();
         ExecutorService pool = Executors.newFixedThreadPool(workers, r -> {
             Thread t = new Thread(r, "plw-run");
             t.setDaemon(true);
             return t;
         });
         try {
-            List<Future<List<EpochRecord>>> futures = new ArrayList<>();
-            for (double plw : plws) {
-                futures.add(pool.submit(() -> train(plw, race, trainData, valData, bar, o)));
+            if (pretrain && pre == null) {
+                pre = pretrain(race, new Data(pretrainData, length), pretrainFile, key, bar, o);
             }
-            for (Future<List<EpochRecord>> f : futures) {
+            if (pre != null) {
+                o.printf(Locale.ROOT, "pretraining: %s %s (%d steps, %.1f s when made, final training loss %.4f)%n",
+                        pre.reused() ? "reused" : "wrote", pre.file(), pre.steps(), pre.seconds(), pre.finalObjective());
+                o.flush();
+            }
+            if (workers > 1) {
+                // each run single-threaded inside ND4J (restored at the end); the runs share the cores
+                Nd4j.getEnvironment().setMaxMasterThreads(1);
+                Nd4j.getEnvironment().setMaxThreads(1);
+            }
+            INDArray startWeights = pre == null ? null : pre.weights();
+            List<Future<Run>> futures = new ArrayList<>();
+            for (Arm arm : arms) {
+                for (int k = 0; k < seeds; k++) {
+                    int s = k;
+                    futures.add(pool.submit(() -> new Run(arm, s,
+                            train(arm, s, startWeights, race, trainData, valData, bar, o))));
+                }
+            }
+            for (Future<Run> f : futures) {
                 results.add(f.get());
             }
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
-            if (cause instanceof Exception) {
-                throw (Exception) cause;
+            if (cause instanceof Exception ex) {
+                throw ex;
             }
             throw new IllegalStateException(cause);
         } finally {
@@ -259,43 +338,87 @@ public final class PlwExperiment implements Callable<Integer> {
         }
         double seconds = (System.nanoTime() - start) / 1e9;
 
-        String table = table(results, seconds);
+        String table = ExperimentReport.table(results, arms, seeds, epochs)
+                + (pre == null ? "" : String.format(Locale.ROOT, "%npretraining: %d texts x %d epochs, %d steps, "
+                        + "%.1f s%s, final training loss %.4f%n", pretrainTexts, pretrainEpochs, pre.steps(),
+                        pre.seconds(), pre.reused() ? " (reused from an earlier run)" : "", pre.finalObjective()))
+                + String.format(Locale.ROOT, "%ntotal time %.1f s (%d runs, %d at once)%n", seconds, runs, workers);
         o.print(table);
         Path csv = dir.resolve("plw-experiment.csv");
+        Path summary = dir.resolve("plw-experiment-summary.csv");
         Path png = dir.resolve("plw-experiment.png");
         Path txt = dir.resolve("plw-experiment.txt");
-        writeCsv(results, csv);
+        ExperimentReport.writeCsv(results, csv);
+        ExperimentReport.writeSummaryCsv(results, arms, epochs, summary);
         Files.writeString(txt, table, StandardCharsets.UTF_8);
-        chart(results, png);
-        o.printf(Locale.ROOT, "%nwrote %s, %s, %s%n", csv, png, txt);
+        ExperimentReport.chart(results, arms, epochs, seeds, png);
+        o.printf(Locale.ROOT, "%nwrote %s, %s, %s, %s%n", csv, summary, png, txt);
         o.flush();
         return 0;
     }
 
-    private void validate() {
-        if (plws == null || plws.length == 0) {
+    /**
+     * @param texts the {@code --plw} items: weights or schedules' text forms
+     * @param totalSteps the length given to a schedule whose text omits it
+     * @return the arms, in the given order
+     * @throws IllegalArgumentException naming {@code --plw} for a weight outside [0, 1] or a bad schedule
+     */
+    static List<Arm> arms(String[] texts, long totalSteps) {
+        if (texts == null || texts.length == 0) {
             throw new IllegalArgumentException("--plw needs at least one value");
         }
-        for (double w : plws) {
-            if (!(w >= 0 && w <= 1)) {
-                throw new IllegalArgumentException(String.format(Locale.ROOT, "--plw values must be in [0, 1], was %s", w));
+        List<Arm> arms = new ArrayList<>();
+        for (String t : texts) {
+            String text = t.strip();
+            Arm arm;
+            if (text.indexOf(':') < 0) {
+                double w;
+                try {
+                    w = Double.parseDouble(text);
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException(String.format(Locale.ROOT,
+                            "--plw values must be numbers in [0, 1] or schedules (e.g. linear:1:0), was '%s'", text), e);
+                }
+                if (!(w >= 0 && w <= 1)) {
+                    throw new IllegalArgumentException(String.format(Locale.ROOT, "--plw values must be in [0, 1], was %s", text));
+                }
+                arm = new Arm(fmtPlw(w), PromptLossWeightSchedule.constant(w));
+            } else {
+                try {
+                    PromptLossWeightSchedule s = PromptLossWeightSchedule.parse(text, totalSteps);
+                    arm = new Arm(s.toString(), s);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("--plw: " + e.getMessage(), e);
+                }
             }
+            for (Arm a : arms) {
+                if (a.label().equals(arm.label())) {
+                    throw new IllegalArgumentException("--plw lists " + arm.label() + " twice");
+                }
+            }
+            arms.add(arm);
         }
+        return arms;
+    }
+
+    private void validate() {
+        positive("--seeds", seeds);
         positive("--epochs", epochs);
         positive("--train", trainSize);
         positive("--val", valSize);
         positive("--batch", batch);
         positive("--embed", embed);
         positive("--hidden", hidden);
+        positive("--pretrain-texts", pretrainTexts);
+        positive("--pretrain-epochs", pretrainEpochs);
         if (filler < 0) {
             throw new IllegalArgumentException("--filler must be >= 0, was " + filler);
         }
         if (threads < 0) {
             throw new IllegalArgumentException("--threads must be >= 0, was " + threads);
         }
-        if (!(lr > 0 && Double.isFinite(lr))) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT, "--lr must be a positive number, was %s", lr));
-        }
+        positiveRate("--lr", lr);
+        positiveRate("--pretrain-lr", pretrainLr);
     }
 
     private static void positive(String name, int v) {
@@ -304,19 +427,35 @@ public final class PlwExperiment implements Callable<Integer> {
         }
     }
 
+    private static void positiveRate(String name, double v) {
+        if (!(v > 0 && Double.isFinite(v))) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "%s must be a positive number, was %s", name, v));
+        }
+    }
+
     /** Dilations of the causal convolutions: receptive field 1 + 2 * 63 = 127 tokens with kernel 3. */
     private static final int[] DILATIONS = {1, 2, 4, 8, 16, 32};
 
+    /** Every setting the pretrained weights depend on (the file name is its hash). */
+    private String pretrainKey(SyntheticRace race) {
+        return String.format(Locale.ROOT, "v1 vocab=%d facts=%d filler=%d shuffle=%b train=%d val=%d seed=%d texts=%d "
+                        + "epochs=%d lr=%s batch=%d embed=%d hidden=%d dilations=%s", race.vocabularySize(), facts,
+                filler, shuffleOptions, trainSize, valSize, seed, pretrainTexts, pretrainEpochs, pretrainLr, batch,
+                embed, hidden, Arrays.toString(DILATIONS));
+    }
+
     /**
      * @param vocabulary the vocabulary size
-     * @param plw the prompt loss weight of the run
-     * @return the network configuration (identical for every PLW but the loss)
+     * @param schedule the PLW of each step (a constant one for a fixed PLW)
+     * @param rate the Adam learning rate
+     * @param initSeed the seed of the initial weights
+     * @return the network configuration (the same layers for every PLW, so weights carry over)
      */
-    MultiLayerConfiguration configuration(int vocabulary, double plw) {
+    MultiLayerConfiguration configuration(int vocabulary, PromptLossWeightSchedule schedule, double rate, long initSeed) {
         NeuralNetConfiguration.ListBuilder list = new NeuralNetConfiguration.Builder()
-                .seed(seed)
+                .seed(initSeed)
                 .dataType(DataType.FLOAT)
-                .updater(new Adam(lr))
+                .updater(new Adam(rate))
                 .weightInit(WeightInit.RELU)
                 .list()
                 .layer(new EmbeddingSequenceLayer.Builder().nIn(vocabulary).nOut(embed).build());
@@ -329,54 +468,96 @@ public final class PlwExperiment implements Callable<Integer> {
             in = hidden;
         }
         // score = plw4j's weighted mean over tokens (whatever DL4J's miniBatch flag), logits out
-        list.layer(new WeightedCausalLMOutputLayer.Builder(plw)
-                .nIn(in).nOut(vocabulary).dataFormat(RNNFormat.NCW).build());
+        WeightedCausalLMOutputLayer.Builder head = schedule.shape() == PromptLossWeightSchedule.Shape.CONSTANT
+                ? new WeightedCausalLMOutputLayer.Builder(schedule.startValue())
+                : new WeightedCausalLMOutputLayer.Builder().promptLossWeightSchedule(schedule);
+        list.layer(head.nIn(in).nOut(vocabulary).dataFormat(RNNFormat.NCW).build());
         return list.build();
     }
 
-    private List<EpochRecord> train(double plw, SyntheticRace race, Data trainData, Data valData, ProgressBar bar,
-            PrintWriter o) {
-        MultiLayerNetwork net = new MultiLayerNetwork(configuration(race.vocabularySize(), plw));
+    /** Pretrains with the plain next-token loss (PLW 1; the texts have no completion) and saves the weights. */
+    private Pretraining pretrain(SyntheticRace race, Data texts, Path file, String key, ProgressBar bar, PrintWriter o)
+            throws IOException {
+        MultiLayerNetwork net = new MultiLayerNetwork(configuration(race.vocabularySize(),
+                PromptLossWeightSchedule.constant(1.0), pretrainLr, seed));
         net.init();
-        WeightedCausalLMLoss evalLoss = WeightedCausalLMLoss.withDefaults()
-                .withPromptLossWeight(plw).withLayout(LogitsLayout.NCW).withShift(false);
+        if (bar != null) {
+            bar.setExtraMessage("pretraining");
+        }
+        long t0 = System.nanoTime();
+        Random order = new Random(seed + 2);
+        int[] idx = identity(texts.size());
+        double objective = Double.NaN;
+        long steps = 0;
+        for (int epoch = 1; epoch <= pretrainEpochs; epoch++) {
+            objective = epoch(net, texts, idx, order, bar);
+            steps += (texts.size() + batch - 1) / batch;
+            if (bar == null) {
+                o.printf(Locale.ROOT, "pretraining epoch %d: training loss %.4f%n", epoch, objective);
+                o.flush();
+            }
+        }
+        return Pretraining.save(net, file, key, (System.nanoTime() - t0) / 1e9, steps, objective);
+    }
+
+    /** One pass over {@code data} in a fresh shuffle of {@code idx}; returns the mean training objective. */
+    private double epoch(MultiLayerNetwork net, Data data, int[] idx, Random order, ProgressBar bar) {
+        shuffle(idx, order);
+        double objective = 0;
+        int steps = 0;
+        for (int s = 0; s < idx.length; s += batch) {
+            int[] rows = Arrays.copyOfRange(idx, s, Math.min(idx.length, s + batch));
+            net.fit(data.batch(rows));
+            objective += net.score();
+            steps++;
+            if (bar != null) {
+                bar.step();
+            }
+        }
+        return objective / steps;
+    }
+
+    private List<EpochRecord> train(Arm arm, int k, INDArray startWeights, SyntheticRace race, Data trainData,
+            Data valData, ProgressBar bar, PrintWriter o) {
+        long runSeed = seed + k;
+        MultiLayerNetwork net = new MultiLayerNetwork(configuration(race.vocabularySize(), arm.schedule(), lr, runSeed));
+        net.init();
+        if (startWeights != null) {
+            net.setParams(startWeights); // copied in; the same start for every run
+        }
+        net.addListeners(new PromptLossWeightListener());
         int[] letters = race.letterIds();
         List<EpochRecord> records = new ArrayList<>();
         long t0 = System.nanoTime();
-        records.add(evaluate(net, evalLoss, valData, letters, plw, 0, Double.NaN, 0));
+        records.add(evaluate(net, arm, k, 0, 0, valData, letters, Double.NaN, 0));
         report(o, bar, records.get(0));
-        Random order = new Random(seed + 1); // the same batch order for every PLW
-        int[] idx = new int[trainData.size()];
-        for (int i = 0; i < idx.length; i++) {
-            idx[i] = i;
-        }
+        Random order = new Random(runSeed + 1); // the same batch order for every PLW of a seed
+        int[] idx = identity(trainData.size());
+        long steps = 0;
         for (int epoch = 1; epoch <= epochs; epoch++) {
-            shuffle(idx, order);
-            double objective = 0;
-            int steps = 0;
-            for (int s = 0; s < idx.length; s += batch) {
-                int[] rows = Arrays.copyOfRange(idx, s, Math.min(idx.length, s + batch));
-                net.fit(trainData.batch(rows));
-                objective += net.score();
-                steps++;
-                if (bar != null) {
-                    bar.step();
-                }
-            }
-            records.add(evaluate(net, evalLoss, valData, letters, plw, epoch, objective / steps,
-                    (System.nanoTime() - t0) / 1e9));
+            double objective = epoch(net, trainData, idx, order, bar);
+            steps += (trainData.size() + batch - 1) / batch;
+            records.add(evaluate(net, arm, k, epoch, steps, valData, letters, objective, (System.nanoTime() - t0) / 1e9));
             report(o, bar, records.get(records.size() - 1));
         }
         return records;
     }
 
+    private static int[] identity(int n) {
+        int[] idx = new int[n];
+        for (int i = 0; i < n; i++) {
+            idx[i] = i;
+        }
+        return idx;
+    }
+
     private void report(PrintWriter o, ProgressBar bar, EpochRecord r) {
         if (bar != null) {
-            bar.setExtraMessage(String.format(Locale.ROOT, "PLW %s ep %d acc %.2f", fmtPlw(r.plw()), r.epoch(),
+            bar.setExtraMessage(String.format(Locale.ROOT, "PLW %s seed %d ep %d acc %.2f", r.arm(), r.seed(), r.epoch(),
                     r.accuracy()));
         } else {
-            String line = String.format(Locale.ROOT, "PLW %s epoch %d: completion loss %.3f, accuracy %.3f",
-                    fmtPlw(r.plw()), r.epoch(), r.completionLoss(), r.accuracy());
+            String line = String.format(Locale.ROOT, "PLW %s seed %d epoch %d: completion loss %.3f, accuracy %.3f",
+                    r.arm(), r.seed(), r.epoch(), r.completionLoss(), r.accuracy());
             synchronized (o) {
                 o.println(line);
                 o.flush();
@@ -393,8 +574,12 @@ public final class PlwExperiment implements Callable<Integer> {
         }
     }
 
-    private static EpochRecord evaluate(MultiLayerNetwork net, WeightedCausalLMLoss loss, Data data, int[] letters,
-            double plw, int epoch, double trainObjective, double seconds) {
+    /** Validation metrics after {@code steps} updates; the objective uses the PLW the schedule gives that step. */
+    private static EpochRecord evaluate(MultiLayerNetwork net, Arm arm, int k, int epoch, long steps, Data data,
+            int[] letters, double trainObjective, double seconds) {
+        double plw = arm.schedule().at(steps);
+        WeightedCausalLMLoss loss = WeightedCausalLMLoss.withDefaults()
+                .withPromptLossWeight(plw).withLayout(LogitsLayout.NCW).withShift(false);
         LossSummary sum = LossSummary.empty();
         long correctAbcd = 0;
         int chunk = 128;
@@ -414,9 +599,9 @@ public final class PlwExperiment implements Callable<Integer> {
                 int t = data.answerPosition(rows[i]);
                 INDArray z = logits.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.point(t));
                 int best = 0;
-                for (int k = 1; k < 4; k++) {
-                    if (z.getDouble(letters[k]) > z.getDouble(letters[best])) {
-                        best = k;
+                for (int j = 1; j < 4; j++) {
+                    if (z.getDouble(letters[j]) > z.getDouble(letters[best])) {
+                        best = j;
                     }
                 }
                 if (letters[best] == data.answerToken(rows[i])) {
@@ -425,28 +610,19 @@ public final class PlwExperiment implements Callable<Integer> {
             }
         }
         double full = (sum.promptLossSum() + sum.completionLossSum()) / (sum.promptTokens() + sum.completionTokens());
-        return new EpochRecord(plw, epoch, trainObjective, sum.loss(), full, sum.promptLoss(), sum.completionLoss(),
-                sum.completionAccuracy(), (double) correctAbcd / data.size(), seconds);
+        return new EpochRecord(arm.label(), k, epoch, plw, trainObjective, sum.loss(), full, sum.promptLoss(),
+                sum.completionLoss(), sum.completionAccuracy(), (double) correctAbcd / data.size(), seconds);
     }
 
     /**
      * The arrays of a data set, built with plw4j's helpers: token ids {@code [b, N]} (right-padded), the
      * roles from prompt and sequence lengths, and DL4J's shifted inputs and {@code [b, 2, N-1]} labels
-     * ({@link Dl4jLabels}).
+     * ({@link Dl4jLabels}). A text without completion (pretraining) is all prompt.
+     *
+     * @param examples the examples
+     * @param length the longest example: {@code N}; the network sees {@code N - 1} time steps
      */
-    private static final class Data {
-        private final List<SyntheticRace.Example> examples;
-        private final int length;
-
-        private Data(List<SyntheticRace.Example> examples, int length) {
-            this.examples = examples;
-            this.length = length;
-        }
-
-        /** @param length the longest example: {@code N}; the network sees {@code N - 1} time steps */
-        static Data of(List<SyntheticRace.Example> examples, int length) {
-            return new Data(examples, length);
-        }
+    private record Data(List<SyntheticRace.Example> examples, int length) {
 
         int size() {
             return examples.size();
@@ -480,89 +656,8 @@ public final class PlwExperiment implements Callable<Integer> {
         }
     }
 
-    private static String fmtPlw(double plw) {
-        return plw == Math.rint(plw) ? String.format(Locale.ROOT, "%.0f", plw) : String.format(Locale.ROOT, "%s", plw);
-    }
-
-    private String table(List<List<EpochRecord>> results, double seconds) {
-        StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "%-5s %5s %10s %10s %10s %11s %10s %8s %9s %7s%n",
-                "PLW", "epoch", "train obj", "val obj", "full loss", "prompt loss", "compl loss", "accuracy", "acc(A-D)",
-                "time s"));
-        for (List<EpochRecord> run : results) {
-            for (EpochRecord r : run) {
-                sb.append(String.format(Locale.ROOT, "%-5s %5d %10s %10.4f %10.4f %11.4f %10.4f %8.3f %9.3f %7.1f%n",
-                        fmtPlw(r.plw()), r.epoch(), Double.isNaN(r.trainObjective()) ? "-"
-                                : String.format(Locale.ROOT, "%.4f", r.trainObjective()),
-                        r.valObjective(), r.fullLoss(), r.promptLoss(), r.completionLoss(), r.accuracy(),
-                        r.accuracyAbcd(), r.seconds()));
-            }
-        }
-        sb.append(String.format(Locale.ROOT, "%nAnswer accuracy (arg-max over the whole vocabulary) after early stopping "
-                + "on each validation curve (epochs 1..%d):%n", epochs));
-        sb.append(String.format(Locale.ROOT, "%-5s %22s %24s %22s %14s%n",
-                "PLW", "at min full loss", "at min completion loss", "at min prompt loss", "best"));
-        for (List<EpochRecord> run : results) {
-            List<EpochRecord> trained = run.subList(1, run.size());
-            EpochRecord byFull = argMin(trained, EpochRecord::fullLoss);
-            EpochRecord byCompletion = argMin(trained, EpochRecord::completionLoss);
-            EpochRecord byPrompt = argMin(trained, EpochRecord::promptLoss);
-            EpochRecord best = argMin(trained, r -> -r.accuracy());
-            sb.append(String.format(Locale.ROOT, "%-5s %22s %24s %22s %14s%n", fmtPlw(run.get(0).plw()),
-                    at(byFull), at(byCompletion), at(byPrompt), at(best)));
-        }
-        sb.append(String.format(Locale.ROOT, "%ntotal time %.1f s%n", seconds));
-        return sb.toString();
-    }
-
-    private static String at(EpochRecord r) {
-        return String.format(Locale.ROOT, "%.3f (epoch %d)", r.accuracy(), r.epoch());
-    }
-
-    private static EpochRecord argMin(List<EpochRecord> rs, java.util.function.ToDoubleFunction<EpochRecord> f) {
-        EpochRecord best = rs.get(0);
-        for (EpochRecord r : rs) {
-            if (f.applyAsDouble(r) < f.applyAsDouble(best)) {
-                best = r;
-            }
-        }
-        return best;
-    }
-
-    private static void writeCsv(List<List<EpochRecord>> results, Path csv) throws IOException {
-        StringBuilder sb = new StringBuilder(
-                "plw,epoch,train_objective,val_objective,val_full_loss,val_prompt_loss,val_completion_loss,"
-                        + "val_answer_accuracy,val_answer_accuracy_abcd,seconds\n");
-        for (List<EpochRecord> run : results) {
-            for (EpochRecord r : run) {
-                sb.append(String.format(Locale.ROOT, "%s,%d,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f%n",
-                        r.plw(), r.epoch(), Double.isNaN(r.trainObjective()) ? ""
-                                : String.format(Locale.ROOT, "%.6f", r.trainObjective()),
-                        r.valObjective(), r.fullLoss(), r.promptLoss(), r.completionLoss(), r.accuracy(),
-                        r.accuracyAbcd(), r.seconds()));
-            }
-        }
-        Files.writeString(csv, sb.toString(), StandardCharsets.UTF_8);
-    }
-
-    private void chart(List<List<EpochRecord>> results, Path png) throws IOException {
-        List<String> panels = List.of("answer accuracy", "completion loss", "prompt loss", "full-sequence loss");
-        List<String> labels = new ArrayList<>();
-        double[][][] series = new double[results.size()][panels.size()][];
-        int[] epochAxis = new int[epochs + 1];
-        for (int e = 0; e <= epochs; e++) {
-            epochAxis[e] = e;
-        }
-        for (int k = 0; k < results.size(); k++) {
-            List<EpochRecord> run = results.get(k);
-            labels.add("PLW " + fmtPlw(run.get(0).plw()));
-            series[k][0] = run.stream().mapToDouble(EpochRecord::accuracy).toArray();
-            series[k][1] = run.stream().mapToDouble(EpochRecord::completionLoss).toArray();
-            series[k][2] = run.stream().mapToDouble(EpochRecord::promptLoss).toArray();
-            series[k][3] = run.stream().mapToDouble(EpochRecord::fullLoss).toArray();
-        }
-        // Losses on a log axis: at PLW 0 the prompt loss grows by orders of magnitude (nothing trains it).
-        Charts.experimentCurves("PLW experiment (synthetic RACE, validation)", panels,
-                new boolean[] {false, true, true, true}, labels, series, epochAxis, png);
+    /** A weight as text: integers without a fraction ({@code 1}, {@code 0}), others as {@link Double#toString}. */
+    static String fmtPlw(double plw) {
+        return plw == Math.rint(plw) ? String.format(Locale.ROOT, "%.0f", plw) : Double.toString(plw);
     }
 }
