@@ -9,7 +9,6 @@ import java.util.Map;
 import java.util.Set;
 import org.plw4j.Padding;
 import org.plw4j.PromptCompletionMask;
-import org.plw4j.TokenRole;
 
 /**
  * The article's way of counting prompt and completion tokens: render the whole conversation with the
@@ -24,8 +23,9 @@ import org.plw4j.TokenRole;
  * <em>shape</em> of conversation (its sequence of roles) is rendered once with placeholder contents,
  * which gives the template's literal text around each content and whether the template trims it
  * (rendered a second time with whitespace around the placeholders); an example of that shape is then
- * assembled from those pieces. The first {@value #VERIFIED_PER_SHAPE} examples of every shape, and one
- * in {@value #CHECK_EVERY} after them, are also rendered by jinjava and compared; a shape whose pieces
+ * assembled from those pieces. The first {@value #VERIFIED_PER_SHAPE} examples of every shape, then the
+ * {@value #CHECK_EVERY}th after them, and after each check that agrees one twice as far on (up to one in
+ * {@value #MAX_CHECK_EVERY}), are also rendered by jinjava and compared; a shape whose pieces
  * ever differ is rendered by jinjava from then on and the disagreement is counted ({@link #mismatches()}),
  * and so is an example whose content holds whitespace at an edge that trimming functions treat
  * differently. A template that looks inside the contents ({@code 'x' in message.content}) in a way no
@@ -36,6 +36,8 @@ final class ChatSplit {
     static final int VERIFIED_PER_SHAPE = 8;
     /** After those, one example in this many is rendered both ways and compared. */
     static final int CHECK_EVERY = 64;
+    /** The widest spacing of those checks. */
+    static final int MAX_CHECK_EVERY = 4096;
     private static final char MARK_OPEN = '\uE000';
     private static final char MARK_CLOSE = '\uE001';
     private static final char MARK_BASE = '\uE100';
@@ -123,6 +125,10 @@ final class ChatSplit {
      *     beginning differently from the beginning of the whole (then characters cannot be attributed)
      */
     Rendered render(List<Message> messages) {
+        if (template.isPlain()) {
+            rendered++;
+            return renderPlain(messages);
+        }
         if (exact) {
             rendered++;
             return renderExact(messages);
@@ -137,7 +143,7 @@ final class ChatSplit {
             shapes.put(key, shape);
         }
         Rendered fast = shape.pieces == null ? null : shape.assemble(messages);
-        if (fast != null && shape.verified >= VERIFIED_PER_SHAPE && ++shape.sinceCheck < CHECK_EVERY) {
+        if (fast != null && shape.verified >= VERIFIED_PER_SHAPE && ++shape.sinceCheck < shape.checkEvery) {
             assembled++;
             return fast;
         }
@@ -147,12 +153,51 @@ final class ChatSplit {
             shape.sinceCheck = 0;
             if (fast.equals(slow)) {
                 shape.verified++;
+                if (shape.verified > VERIFIED_PER_SHAPE) {
+                    shape.checkEvery = Math.min(2 * shape.checkEvery, MAX_CHECK_EVERY);
+                }
             } else {
                 shape.pieces = null; // the template depends on the contents: render this shape every time
                 mismatches++;
             }
         }
         return slow;
+    }
+
+    /**
+     * What {@link #renderExact} gives for {@link ChatTemplate#plain}, built in one pass: the contents joined
+     * by the separator; a trained turn starts after the separator before it (the generation prompt of a plain
+     * template) and ends with its content.
+     */
+    private Rendered renderPlain(List<Message> messages) {
+        String separator = template.separator();
+        int turns = 0;
+        int length = 0;
+        for (Message m : messages) {
+            if (trainedRoles.contains(m.role())) {
+                turns++;
+            }
+            length += m.content().length() + separator.length();
+        }
+        int[] starts = new int[turns];
+        int[] ends = new int[turns];
+        StringBuilder sb = new StringBuilder(length);
+        int t = 0;
+        for (int i = 0; i < messages.size(); i++) {
+            if (i > 0) {
+                sb.append(separator);
+            }
+            Message m = messages.get(i);
+            boolean trained = trainedRoles.contains(m.role());
+            if (trained) {
+                starts[t] = sb.length();
+            }
+            sb.append(m.content());
+            if (trained) {
+                ends[t++] = sb.length();
+            }
+        }
+        return new Rendered(sb.toString(), starts, ends);
     }
 
     private Rendered renderExact(List<Message> messages) {
@@ -211,32 +256,51 @@ final class ChatSplit {
         if (n == 0 || turns == 0) {
             return new int[] {n, 0};
         }
-        // One row per boundary, all holding the same tokens: row 2i splits at the start of turn i,
-        // row 2i + 1 at its end. A token is completion when its row-2i role is COMPLETION (it ends
-        // after the turn starts) and its row-2i+1 role is PROMPT (it ends at or before the turn ends).
-        int textEnd = tokenizer.offsetOf(r.text(), r.text().length());
-        int[][] starts = new int[2 * turns][];
-        int[][] ends = new int[2 * turns][];
-        int[] boundaries = new int[2 * turns];
+        // The rule of PromptCompletionMask.ofCharOffsets with one boundary per turn start and one per turn
+        // end: a token is completion when it is COMPLETION at the turn's start (it ends after it) and PROMPT
+        // at its end (it ends at or before it); a token with empty offsets takes the role of the token
+        // before it (PROMPT if none) at every boundary, hence its classification. A turn that runs to the
+        // end of the text takes every token after its start. (ChatSplitTest checks this against
+        // ofCharOffsets itself, which allocates a role row per boundary.)
+        String text = r.text();
+        int[] lo = new int[turns];
+        int[] hi = new int[turns];
+        int at = 0;
+        int offset = 0;
         for (int i = 0; i < turns; i++) {
-            starts[2 * i] = spans.starts();
-            starts[2 * i + 1] = spans.starts();
-            ends[2 * i] = spans.ends();
-            ends[2 * i + 1] = spans.ends();
-            boundaries[2 * i] = tokenizer.offsetOf(r.text(), r.completionStarts()[i]);
-            int end = tokenizer.offsetOf(r.text(), r.completionEnds()[i]);
-            // a turn that runs to the end of the text takes every token after its start
-            boundaries[2 * i + 1] = end >= textEnd ? Integer.MAX_VALUE : end;
+            // boundaries ascend: convert each from the previous one (one pass over the text in all)
+            offset += tokenizer.offsetBetween(text, at, r.completionStarts()[i]);
+            at = r.completionStarts()[i];
+            lo[i] = offset;
+            int end = r.completionEnds()[i];
+            if (end >= text.length()) {
+                hi[i] = Integer.MAX_VALUE;
+            } else {
+                offset += tokenizer.offsetBetween(text, at, end);
+                at = end;
+                hi[i] = offset;
+            }
         }
-        PromptCompletionMask roles = PromptCompletionMask.ofCharOffsets(starts, ends, boundaries, n, Padding.RIGHT);
+        int[] starts = spans.starts();
+        int[] ends = spans.ends();
         int completion = 0;
+        boolean previous = false; // the previous token's classification (none: prompt)
         for (int k = 0; k < n; k++) {
-            for (int i = 0; i < turns; i++) {
-                if (roles.role(2 * i, k) == TokenRole.COMPLETION && roles.role(2 * i + 1, k) == TokenRole.PROMPT) {
-                    completion++;
-                    break;
+            int e = ends[k];
+            boolean c = previous;
+            if (starts[k] != e) {
+                c = false;
+                for (int i = 0; i < turns; i++) {
+                    if (e > lo[i] && e <= hi[i]) {
+                        c = true;
+                        break;
+                    }
                 }
             }
+            if (c) {
+                completion++;
+            }
+            previous = c;
         }
         return new int[] {n - completion, completion};
     }
@@ -253,6 +317,7 @@ final class ChatSplit {
         int[] boundaryOffset;
         int verified;
         int sinceCheck;
+        int checkEvery = CHECK_EVERY;
 
         record Piece(String literal) {
         }
@@ -390,7 +455,14 @@ final class ChatSplit {
                 }
                 contents[j] = c;
             }
-            StringBuilder sb = new StringBuilder();
+            int length = 0;
+            for (Piece piece : pieces) {
+                length += piece.literal().length();
+            }
+            for (String c : contents) {
+                length += c.length();
+            }
+            StringBuilder sb = new StringBuilder(length);
             int[] literalAt = new int[pieces.length];
             for (int j = 0; j < pieces.length; j++) {
                 literalAt[j] = sb.length();

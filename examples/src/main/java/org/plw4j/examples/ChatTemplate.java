@@ -219,6 +219,11 @@ final class ChatTemplate {
         return name;
     }
 
+    /** @return {@link #plain}'s separator, null for a Jinja template */
+    String separator() {
+        return separator;
+    }
+
     /** @return whether this is {@link #plain} */
     boolean isPlain() {
         return separator != null;

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import java.io.BufferedInputStream;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -16,6 +17,7 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.function.UnaryOperator;
 import java.util.zip.GZIPInputStream;
@@ -101,13 +103,11 @@ final class RecordReader {
      * @throws IOException if the file cannot be read
      */
     static void readText(Path file, Format format, UnaryOperator<InputStream> progress, Sink sink) throws IOException {
-        try (Reader reader = reader(open(file, progress))) {
+        try (InputStream in = open(file, progress)) {
             if (format == Format.JSON) {
-                readArray(new ObjectMapper(), reader, sink);
+                readArray(new ObjectMapper(), reader(in), sink);
             } else {
-                // a line holds one value: "{...} trailing" is malformed
-                readLines(new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS),
-                        new BufferedReader(reader, 1 << 16), sink);
+                readLines(in, new Lines(), sink);
             }
         }
     }
@@ -126,25 +126,107 @@ final class RecordReader {
         return new InputStreamReader(in, StandardCharsets.UTF_8);
     }
 
-    private static void readLines(ObjectMapper mapper, BufferedReader reader, Sink sink) throws IOException {
-        String line;
+    /**
+     * Reads JSON lines as bytes: a line ends at LF, CR or CR LF (as {@link BufferedReader#readLine} and Hadoop's
+     * line reader split), and each is parsed from its UTF-8 bytes by {@link Lines#line}.
+     */
+    static void readLines(InputStream in, Lines lines, Sink sink) throws IOException {
+        byte[] buf = new byte[1 << 16];
+        int start = 0; // the current line's first byte in buf
+        int end = 0; // bytes in buf
+        int scan = 0; // where to look for the line's end
         long lineNo = 0;
-        while ((line = reader.readLine()) != null) {
-            lineNo++;
-            if (line.isBlank()) {
-                sink.blank();
+        boolean skipLf = false; // the previous line ended with CR: a LF right after it belongs to it
+        while (true) {
+            if (scan == end) {
+                if (start > 0) {
+                    System.arraycopy(buf, start, buf, 0, end - start);
+                    end -= start;
+                    scan -= start;
+                    start = 0;
+                }
+                if (end == buf.length) {
+                    buf = Arrays.copyOf(buf, 2 * buf.length);
+                }
+                int n = in.read(buf, end, buf.length - end);
+                if (n < 0) {
+                    break;
+                }
+                end += n;
                 continue;
             }
-            String position = "line " + lineNo;
-            try {
-                JsonNode node = mapper.readTree(line);
-                if (node == null || !node.isObject()) {
-                    sink.malformed(position, "not a JSON object");
-                } else {
-                    sink.record(position, node);
+            if (skipLf) {
+                skipLf = false;
+                if (buf[scan] == '\n') {
+                    start = ++scan;
+                    continue;
                 }
-            } catch (JsonProcessingException e) {
-                sink.malformed(position, "invalid JSON: " + e.getOriginalMessage());
+            }
+            byte b = buf[scan];
+            if (b == '\n' || b == '\r') {
+                lines.line(++lineNo, buf, start, scan - start, sink);
+                skipLf = b == '\r';
+                start = ++scan;
+            } else {
+                scan++;
+            }
+        }
+        if (end > start) {
+            lines.line(++lineNo, buf, start, end - start, sink);
+        }
+    }
+
+    /**
+     * Turns the bytes of one JSON line into a record, a blank line or a malformed one; what the local reader and
+     * the Spark job share, so that both see every line alike.
+     */
+    static final class Lines {
+        private final ObjectReader bytes;
+        private final ObjectMapper text;
+
+        Lines() {
+            // a line holds one value: "{...} trailing" is malformed
+            ObjectMapper mapper = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+            this.text = mapper;
+            this.bytes = mapper.reader();
+        }
+
+        /**
+         * @param lineNo the line's number (1-based)
+         * @param b the bytes
+         * @param off where the line starts
+         * @param len its length, without the line terminator
+         * @param sink receives the record, the blank line or the problem
+         */
+        void line(long lineNo, byte[] b, int off, int len, Sink sink) {
+            boolean maybeBlank = true;
+            for (int i = off; i < off + len && maybeBlank; i++) {
+                int c = b[i] & 0xff;
+                maybeBlank = c >= 0x80 || c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f);
+            }
+            if (maybeBlank && new String(b, off, len, StandardCharsets.UTF_8).isBlank()) {
+                sink.blank();
+                return;
+            }
+            String position = "line " + lineNo;
+            JsonNode node;
+            try {
+                // UTF-8 bytes straight to the parser (no Reader, no String of the whole line)
+                node = bytes.readTree(b, off, len);
+            } catch (IOException e) {
+                // Bad UTF-8 or bad JSON: parse the decoded text (bad bytes become U+FFFD, as a Reader decodes
+                // them), so that the record or the message is the one a text reader gives
+                try {
+                    node = text.readTree(new String(b, off, len, StandardCharsets.UTF_8));
+                } catch (JsonProcessingException t) {
+                    sink.malformed(position, "invalid JSON: " + t.getOriginalMessage());
+                    return;
+                }
+            }
+            if (node == null || !node.isObject()) {
+                sink.malformed(position, "not a JSON object");
+            } else {
+                sink.record(position, node);
             }
         }
     }

@@ -80,6 +80,8 @@ public final class RgCounter implements AutoCloseable {
     private final Template prompt;
     private final Template completion;
     private final String templateName;
+    /** Where {@link #fields} builds the texts (reused: a counter is used by one thread). */
+    private final StringBuilder text = new StringBuilder(1024);
 
     private RgCounter(Settings settings, TokenCounter tokenizer, ChatSplit split, String templateName) {
         this.settings = settings;
@@ -200,7 +202,8 @@ public final class RgCounter implements AutoCloseable {
     }
 
     private String fields(JsonNode record, List<ChatSplit.Message> out) {
-        StringBuilder sb = new StringBuilder();
+        StringBuilder sb = text;
+        sb.setLength(0);
         String problem = prompt.render(record, sb);
         if (problem != null) {
             return problem;

@@ -240,18 +240,7 @@ public final class RgReport implements Callable<Integer> {
                         + "--exact-render%n", counter.templateMismatches());
             }
         }
-        if (json) {
-            List<Map<String, Object>> objects = new ArrayList<>();
-            for (Result r : results) {
-                objects.add(jsonObject(r, tokenizerName, methodName));
-            }
-            ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-            out.println(mapper.writeValueAsString(objects.size() == 1 ? objects.get(0) : objects));
-        } else if (results.size() == 1) {
-            printTable(out, tokenizerName, methodName, results.get(0));
-        } else {
-            printSideBySide(out, tokenizerName, methodName, results);
-        }
+        print(out, tokenizerName, methodName, results);
         if (histogram != null) {
             List<Histogram> hists = new ArrayList<>();
             List<String> names = new ArrayList<>();
@@ -275,7 +264,40 @@ public final class RgReport implements Callable<Integer> {
         return 0;
     }
 
-    private Result scan(RgCounter counter, Input input, PrintWriter err) throws IOException {
+    /**
+     * Prints the report of counted data sets as the options ask (a table, the side-by-side table or JSON).
+     *
+     * @param out where it goes
+     * @param tokenizerName the tokenizer, for the report
+     * @param methodName the counting method, for the report
+     * @param results one per data set, in the order of the command line
+     * @throws IOException if the JSON cannot be written
+     */
+    void print(PrintWriter out, String tokenizerName, String methodName, List<Result> results) throws IOException {
+        if (json) {
+            List<Map<String, Object>> objects = new ArrayList<>();
+            for (Result r : results) {
+                objects.add(jsonObject(r, tokenizerName, methodName));
+            }
+            ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+            out.println(mapper.writeValueAsString(objects.size() == 1 ? objects.get(0) : objects));
+        } else if (results.size() == 1) {
+            printTable(out, tokenizerName, methodName, results.get(0));
+        } else {
+            printSideBySide(out, tokenizerName, methodName, results);
+        }
+    }
+
+    /**
+     * Counts one data set.
+     *
+     * @param counter the open counter
+     * @param input the data set
+     * @param err where malformed records are reported
+     * @return what was counted
+     * @throws IOException if the file cannot be read
+     */
+    Result scan(RgCounter counter, Input input, PrintWriter err) throws IOException {
         RecordReader.Format fmt = RecordReader.resolve(input.path(), format);
         RgTally tally = new RgTally(showErrors);
         String file = input.path().toString();

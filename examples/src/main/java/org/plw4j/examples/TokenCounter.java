@@ -8,6 +8,7 @@ import com.knuddels.jtokkit.api.EncodingType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -32,7 +33,7 @@ interface TokenCounter extends AutoCloseable {
 
     /**
      * Tokenizes once and gives each token's offsets {@code [start, end)} in the text, in the unit of
-     * {@link #offsetOf}: UTF-8 bytes for jtokkit (a byte-level BPE token may end inside a character),
+     * {@link #offsetBetween}: UTF-8 bytes for jtokkit (a byte-level BPE token may end inside a character),
      * Unicode code points for a {@code tokenizer.json} (what the Hugging Face library reports). A token
      * with no text of its own (a special token its post-processor adds) has {@code start == end}.
      *
@@ -43,10 +44,12 @@ interface TokenCounter extends AutoCloseable {
 
     /**
      * @param text the text given to {@link #spans}
-     * @param charIndex a UTF-16 index into it, at a code point boundary
-     * @return the same position in the unit of {@link #spans}
+     * @param from a UTF-16 index into it, at a code point boundary
+     * @param to another, {@code >= from}
+     * @return the length of {@code text[from, to)} in the unit of {@link #spans}, so that the offset of
+     *     {@code to} is the offset of {@code from} plus this
      */
-    int offsetOf(String text, int charIndex);
+    int offsetBetween(String text, int from, int to);
 
     /**
      * Token offsets: {@code starts[k], ends[k]} for each of the tokens of a text.
@@ -93,36 +96,41 @@ interface TokenCounter extends AutoCloseable {
 
                 @Override
                 public Spans spans(String text) {
-                    IntArrayList ids = encoding.encodeOrdinary(text);
-                    int n = ids.size();
+                    int[] ids = encoding.encodeOrdinary(text).toArray();
+                    int n = ids.length;
                     int[] starts = new int[n];
                     int[] ends = new int[n];
+                    int[] lengths = byteLengths;
                     int at = 0;
                     for (int k = 0; k < n; k++) {
+                        int id = ids[k];
+                        int len = id < lengths.length ? lengths[id] : 0;
+                        if (len == 0) {
+                            len = decodedLength(id);
+                            lengths = byteLengths;
+                        }
                         starts[k] = at;
-                        at += byteLength(ids.get(k));
+                        at += len;
                         ends[k] = at;
                     }
                     return new Spans(starts, ends);
                 }
 
-                private int byteLength(int id) {
+                /** The slow path of {@link #spans}: decodes a token met for the first time. */
+                private int decodedLength(int id) {
                     if (id >= byteLengths.length) {
-                        byteLengths = java.util.Arrays.copyOf(byteLengths, Math.max(id + 1, 2 * byteLengths.length));
+                        byteLengths = Arrays.copyOf(byteLengths, Math.max(id + 1, 2 * byteLengths.length));
                     }
-                    int len = byteLengths[id];
-                    if (len == 0) {
-                        IntArrayList one = new IntArrayList(1);
-                        one.add(id);
-                        len = encoding.decodeBytes(one).length;
-                        byteLengths[id] = len;
-                    }
+                    IntArrayList one = new IntArrayList(1);
+                    one.add(id);
+                    int len = encoding.decodeBytes(one).length;
+                    byteLengths[id] = len;
                     return len;
                 }
 
                 @Override
-                public int offsetOf(String text, int charIndex) {
-                    return utf8Length(text, charIndex);
+                public int offsetBetween(String text, int from, int to) {
+                    return utf8Length(text, from, to);
                 }
 
                 @Override
@@ -181,8 +189,8 @@ interface TokenCounter extends AutoCloseable {
             }
 
             @Override
-            public int offsetOf(String text, int charIndex) {
-                return text.codePointCount(0, charIndex);
+            public int offsetBetween(String text, int from, int to) {
+                return text.codePointCount(from, to);
             }
 
             @Override
@@ -199,12 +207,13 @@ interface TokenCounter extends AutoCloseable {
 
     /**
      * @param text a text
-     * @param charIndex a UTF-16 index into it
-     * @return the UTF-8 length of {@code text[0, charIndex)}
+     * @param from a UTF-16 index into it, not inside a surrogate pair
+     * @param to another, {@code >= from}
+     * @return the UTF-8 length of {@code text[from, to)}
      */
-    static int utf8Length(String text, int charIndex) {
+    static int utf8Length(String text, int from, int to) {
         int bytes = 0;
-        for (int i = 0; i < charIndex; i++) {
+        for (int i = from; i < to; i++) {
             char ch = text.charAt(i);
             if (ch < 0x80) {
                 bytes++;

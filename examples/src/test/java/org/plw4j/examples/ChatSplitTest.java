@@ -139,9 +139,10 @@ class ChatSplitTest {
         long rendered = split.rendered();
         assertEquals("q|[hidden]|", split.render(chat("user", "q", "assistant", "my secret")).text());
         assertEquals(rendered + 1, split.rendered());
-        // without a mismatch, one example in CHECK_EVERY is still rendered both ways
+        // without a mismatch, examples are still rendered both ways: the CHECK_EVERYth after the verified ones,
+        // then one twice as far on (the 3 * CHECK_EVERYth)
         ChatSplit plain = new ChatSplit(ChatTemplate.open("chatml", null, null), Set.of("assistant"), false);
-        int n = ChatSplit.VERIFIED_PER_SHAPE + 2 * ChatSplit.CHECK_EVERY;
+        int n = ChatSplit.VERIFIED_PER_SHAPE + 3 * ChatSplit.CHECK_EVERY + 5;
         for (int i = 0; i < n; i++) {
             plain.render(chat("user", "q" + i, "assistant", "a" + i));
         }
@@ -181,6 +182,87 @@ class ChatSplitTest {
                 assertArrayEquals(new int[] {prompt, ids.size() - prompt},
                         ChatSplit.count(tok, split.render(chat("user", ex[0], "assistant", ex[1]))), ex[0] + "|" + ex[1]);
             }
+        }
+    }
+
+    @Test
+    void theSplitIsOfCharOffsetsRuleOnRandomSpans() {
+        // Random token spans (empty ones included, ends not always ascending) and random turns: the counts
+        // must be those of PromptCompletionMask.ofCharOffsets with one row per turn start and one per turn end
+        // (completion: COMPLETION at the start's row and PROMPT at the end's row), offsets in UTF-16 units.
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
+        for (int trial = 0; trial < 2000; trial++) {
+            int len = 1 + rnd.nextInt(60);
+            String text = "x".repeat(len);
+            int n = rnd.nextInt(12);
+            int[] starts = new int[n];
+            int[] ends = new int[n];
+            for (int k = 0; k < n; k++) {
+                starts[k] = rnd.nextInt(len + 1);
+                ends[k] = rnd.nextInt(4) == 0 ? starts[k] : Math.min(len, starts[k] + rnd.nextInt(8));
+            }
+            int turns = rnd.nextInt(4);
+            int[] cuts = rnd.ints(2L * turns, 0, len + 1).sorted().toArray();
+            int[] cs = new int[turns];
+            int[] ce = new int[turns];
+            for (int i = 0; i < turns; i++) {
+                cs[i] = cuts[2 * i];
+                ce[i] = cuts[2 * i + 1];
+            }
+            TokenCounter fixed = new TokenCounter() {
+                @Override
+                public int count(String t) {
+                    return n;
+                }
+
+                @Override
+                public Spans spans(String t) {
+                    return new Spans(starts, ends);
+                }
+
+                @Override
+                public int offsetBetween(String t, int from, int to) {
+                    return to - from;
+                }
+
+                @Override
+                public String description() {
+                    return "fixed";
+                }
+
+                @Override
+                public void close() {
+                }
+            };
+            int completion = 0;
+            if (n > 0 && turns > 0) {
+                int[][] rs = new int[2 * turns][];
+                int[][] re = new int[2 * turns][];
+                int[] boundaries = new int[2 * turns];
+                for (int i = 0; i < turns; i++) {
+                    rs[2 * i] = starts;
+                    rs[2 * i + 1] = starts;
+                    re[2 * i] = ends;
+                    re[2 * i + 1] = ends;
+                    boundaries[2 * i] = cs[i];
+                    boundaries[2 * i + 1] = ce[i] >= len ? Integer.MAX_VALUE : ce[i];
+                }
+                org.plw4j.PromptCompletionMask roles = org.plw4j.PromptCompletionMask.ofCharOffsets(rs, re, boundaries,
+                        n, org.plw4j.Padding.RIGHT);
+                for (int k = 0; k < n; k++) {
+                    for (int i = 0; i < turns; i++) {
+                        if (roles.role(2 * i, k) == org.plw4j.TokenRole.COMPLETION
+                                && roles.role(2 * i + 1, k) == org.plw4j.TokenRole.PROMPT) {
+                            completion++;
+                            break;
+                        }
+                    }
+                }
+            }
+            assertArrayEquals(new int[] {n - completion, completion},
+                    ChatSplit.count(fixed, new ChatSplit.Rendered(text, cs, ce)),
+                    "trial " + trial + ": starts " + java.util.Arrays.toString(starts) + " ends "
+                            + java.util.Arrays.toString(ends) + " turns " + java.util.Arrays.toString(cuts));
         }
     }
 }

@@ -114,6 +114,66 @@ class RgReportTest {
     }
 
     @Test
+    void gpt2TokenizerJsonCountsAsJtokkitsR50kBase() throws IOException {
+        // GPT-2's tokenizer.json (test resources, through DJL; offsets in code points) and jtokkit's r50k_base
+        // (the same BPE; offsets in UTF-8 bytes) must give the same counts, every way of counting; the sample
+        // plus non-ASCII records whose boundary falls between whole characters.
+        Path data = tmp.resolve("mixed.jsonl");
+        Files.writeString(data, Files.readString(SAMPLE, StandardCharsets.UTF_8)
+                + "{\"prompt\": \"Traduis : naïve café\", \"completion\": \" résumé 日本語 😀\"}\n"
+                + "{\"prompt\": \"Question:\\nWhat is 2+2?\\nAnswer:\", \"completion\": \" 4</s> ok\"}\n",
+                StandardCharsets.UTF_8);
+        Path gpt2 = RgThroughput.gpt2TokenizerJson(tmp);
+        for (String[] mode : new String[][] {{}, {"--count", "separate"}, {"--chat-template", "llama-2"}}) {
+            JsonNode[] j = new JsonNode[2];
+            String[] tokenizers = {"r50k_base", gpt2.toString()};
+            for (int i = 0; i < 2; i++) {
+                List<String> args = new java.util.ArrayList<>(List.of(data.toString(), "--no-progress", "--json",
+                        "-t", tokenizers[i]));
+                args.addAll(List.of(mode));
+                Run r = run(args.toArray(new String[0]));
+                assertEquals(0, r.code(), r.err());
+                j[i] = new ObjectMapper().readTree(r.out());
+            }
+            assertEquals(402, j[0].get("examples").asLong(), List.of(mode).toString());
+            for (String key : new String[] {"promptTokens", "completionTokens", "mean", "median", "trimmedMean"}) {
+                assertEquals(j[0].get(key), j[1].get(key), key + " " + List.of(mode));
+            }
+        }
+    }
+
+    @Test
+    void lineEndingsAndBadBytesReadAsATextReaderReadsThem() throws IOException {
+        // LF, CR LF and CR end lines alike; a byte that is not UTF-8 becomes U+FFFD inside a string (counted,
+        // as a text reader decodes it) and makes a line outside strings malformed; blank lines of spaces, tabs
+        // or a Unicode space are blank.
+        byte[] bad = {(byte) 0xff};
+        java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+        b.writeBytes("{\"prompt\": \"a b\", \"completion\": \"c\"}\r\n".getBytes(StandardCharsets.UTF_8));
+        b.writeBytes("{\"prompt\": \"a\", \"completion\": \"b c\"}\r".getBytes(StandardCharsets.UTF_8));
+        b.writeBytes(" \t\n\u2003\n".getBytes(StandardCharsets.UTF_8));
+        b.writeBytes("{\"prompt\": \"x ".getBytes(StandardCharsets.UTF_8));
+        b.writeBytes(bad);
+        b.writeBytes("\", \"completion\": \"y\"}\n".getBytes(StandardCharsets.UTF_8));
+        b.writeBytes(bad);
+        b.writeBytes("{}".getBytes(StandardCharsets.UTF_8)); // no final line end
+        Path data = tmp.resolve("endings.jsonl");
+        Files.write(data, b.toByteArray());
+        Run r = run(data.toString(), "--no-progress", "--json", "-t", wordLevelTokenizer().toString(), "--count",
+                "separate");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(6, j.get("records").asLong(), r.out());
+        assertEquals(3, j.get("examples").asLong(), r.out());
+        assertEquals(2, j.get("blankLines").asLong(), r.out());
+        assertEquals(1, j.get("malformedRecords").asLong(), r.out());
+        assertTrue(r.err().contains("malformed line 6: invalid JSON"), r.err());
+        // words: 2 -> 1, 1 -> 2, "x \uFFFD" (2: the replacement character is a run of its own) -> 1
+        assertEquals(5, j.get("promptTokens").asLong(), r.out());
+        assertEquals(4, j.get("completionTokens").asLong(), r.out());
+    }
+
+    @Test
     void jsonOutputWithTemplatesAndLocalTokenizerJson() throws IOException {
         Path tok = wordLevelTokenizer();
         Path data = write("alpaca.jsonl",
