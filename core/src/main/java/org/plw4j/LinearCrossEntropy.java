@@ -44,10 +44,18 @@ import org.plw4j.kernel.ReferenceKernel;
 
 /** The engine of {@code WeightedCausalLMLoss.computeFromHidden*}: checks, chunking, GEMMs, the row kernel. */
 final class LinearCrossEntropy {
-    /** Upper bound of the derived chunk budget. */
+    /**
+     * The derived chunk holds at least this many rows (while the problem has them): below it the three GEMMs per
+     * chunk run measurably slower than on the whole problem (benchmarks/RESULTS.md, the fused linear section).
+     */
+    static final int MIN_DERIVED_ROWS = 512;
+    /** Above the minimum rows, the derived budget is at most this many bytes. */
     static final long MAX_DERIVED_CHUNK_BYTES = 64L << 20;
-    /** The derived budget is at most the materialised logits' bytes divided by this. */
-    static final int DERIVED_SHARE = 32;
+    /**
+     * Above the minimum rows, the derived budget is at most the materialised logits' bytes divided by this: the
+     * chunk buffer is then at most 1/16 of the logits and their gradient.
+     */
+    static final int DERIVED_SHARE = 8;
 
     /**
      * The fused path's own settings.
@@ -164,24 +172,37 @@ final class LinearCrossEntropy {
     }
 
     /**
-     * The derived budget: the materialised logits' bytes over {@value #DERIVED_SHARE}, at most
-     * {@value #MAX_DERIVED_CHUNK_BYTES} bytes, at least one row.
+     * The derived budget, in whole rows: {@code min(logits bytes / }{@value #DERIVED_SHARE}{@code , }
+     * {@value #MAX_DERIVED_CHUNK_BYTES}{@code )} rounded down to rows, but at least {@value #MIN_DERIVED_ROWS}
+     * rows, and at most all positions.
      */
     static long derivedChunkBytes(int positions, int vocab, int hiddenSize, DataType type) {
+        long perRow = bytesPerRow(vocab, hiddenSize, type);
         long logits = (long) positions * vocab * type.width();
-        return Math.max(bytesPerRow(vocab, hiddenSize, type), Math.min(MAX_DERIVED_CHUNK_BYTES, logits / DERIVED_SHARE));
+        long rows = Math.min(MAX_DERIVED_CHUNK_BYTES, logits / DERIVED_SHARE) / perRow;
+        rows = Math.min(positions, Math.max(MIN_DERIVED_ROWS, rows));
+        return rows * perRow;
     }
 
     private static int chunkRows(long chunkBytes, Shape s) {
-        long perRow = bytesPerRow(s.vocab(), s.hiddenSize(), s.type());
-        long budget = chunkBytes == 0 ? derivedChunkBytes(s.positions(), s.vocab(), s.hiddenSize(), s.type())
-                : chunkBytes;
+        return chunkRows(chunkBytes, s.positions(), s.hiddenSize(), s.vocab(), s.type());
+    }
+
+    /** The rows per chunk of a problem; {@code type} is mapped to its compute type. */
+    static int chunkRows(long chunkBytes, int positions, int hiddenSize, int vocab, DataType type) {
+        if (positions < 1 || hiddenSize < 1 || vocab < 1) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "positions, hiddenSize and vocab must be >= 1, were %d, %d, %d", positions, hiddenSize, vocab));
+        }
+        DataType t = type == DataType.DOUBLE ? DataType.DOUBLE : DataType.FLOAT;
+        long perRow = bytesPerRow(vocab, hiddenSize, t);
+        long budget = chunkBytes == 0 ? derivedChunkBytes(positions, vocab, hiddenSize, t) : chunkBytes;
         if (budget < perRow) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "chunkBytes must hold at least one row of (V + 2H) elements of %s = %d bytes (V = %d, H = %d),"
-                            + " was %d", s.type(), perRow, s.vocab(), s.hiddenSize(), budget));
+                            + " was %d", t, perRow, vocab, hiddenSize, budget));
         }
-        return (int) Math.min(s.positions(), budget / perRow);
+        return (int) Math.min(positions, budget / perRow);
     }
 
     private static Shape checkInputs(INDArray hidden, INDArray weight, INDArray bias, INDArray inputIds,

@@ -3,6 +3,7 @@ package org.plw4j;
 import java.lang.ref.Reference;
 import java.util.Locale;
 import java.util.Objects;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.plw4j.kernel.Backends;
@@ -343,8 +344,11 @@ public final class WeightedCausalLMLoss {
      * The fused linear path's memory budget: positions are processed in chunks of
      * {@code floor(bytes / ((V + 2H) * e))} rows ({@code e} the element size), each through one chunk buffer of
      * logits {@code [rows, V]} and two of hidden rows {@code [rows, H]}, reused from chunk to chunk. By default the
-     * budget is derived from the problem: the materialised logits' bytes {@code B*N*V*e} over 32, at most 64 MiB,
-     * at least one row (see benchmarks/RESULTS.md for the speed and memory of each choice).
+     * budget is derived from the problem: the materialised logits' bytes {@code B*N*V*e} over 8 (so that the chunk
+     * buffers are at most 1/16 of the logits and their gradient), at most 64 MiB, but never fewer than 512 rows
+     * (all positions when there are fewer): below that the GEMMs run measurably slower per row than on the whole
+     * problem, so on small problems speed wins over the memory share. Beyond the cap the memory does not grow
+     * with {@code B*N} (benchmarks/RESULTS.md gives the speed and memory of each choice).
      *
      * @param bytes the budget, &gt; 0; a call whose budget holds less than one row is rejected
      * @return a copy with that budget
@@ -378,6 +382,21 @@ public final class WeightedCausalLMLoss {
     /** @return the fused linear path's chunk budget in bytes, or 0 when it is derived from each problem */
     public long chunkBytes() {
         return settings.linear().chunkBytes();
+    }
+
+    /**
+     * The number of positions per chunk that the fused linear path uses for a problem of this size with this
+     * configuration's budget (the derived one when none was given).
+     *
+     * @param positions {@code B*N}, &gt;= 1
+     * @param hiddenSize {@code H}, &gt;= 1
+     * @param vocab {@code V}, &gt;= 1
+     * @param type the inputs' dtype (HALF and BFLOAT16 count as FLOAT, their compute type)
+     * @return the chunk rows, between 1 and {@code positions}
+     * @throws IllegalArgumentException if a size is below 1 or the budget holds less than one row
+     */
+    public int chunkRows(int positions, int hiddenSize, int vocab, DataType type) {
+        return LinearCrossEntropy.chunkRows(settings.linear().chunkBytes(), positions, hiddenSize, vocab, type);
     }
 
     /** @return the fused linear path's treatment of rows of weight 0 */

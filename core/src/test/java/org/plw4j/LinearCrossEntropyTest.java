@@ -402,11 +402,22 @@ class LinearCrossEntropyTest {
     }
 
     @Test
-    void derivedChunkBudgetIsAShareOfTheLogitsWithACap() {
-        // 1024 positions x 32000 fp32 logits = 131 MB; /32 = 4.1 MB; one row needs (32000 + 2*512) * 4 bytes
-        assertEquals(1024L * 32000 * 4 / 32, LinearCrossEntropy.derivedChunkBytes(1024, 32000, 512, DataType.FLOAT));
-        assertEquals(64L << 20, LinearCrossEntropy.derivedChunkBytes(1 << 20, 32000, 512, DataType.FLOAT));
-        assertEquals(LinearCrossEntropy.bytesPerRow(32000, 512, DataType.FLOAT),
-                LinearCrossEntropy.derivedChunkBytes(1, 32000, 512, DataType.FLOAT));
+    void derivedChunkBudgetIsAShareOfTheLogitsWithACapAndAFloorOfRows() {
+        // one row needs (32000 + 2*512) * 4 = 132096 bytes (V = 32000, H = 512, fp32)
+        long row = LinearCrossEntropy.bytesPerRow(32000, 512, DataType.FLOAT);
+        assertEquals(132096, row);
+        // 1024 positions: logits/8 = 16.4 MB = 124 rows, below the floor of 512 rows
+        assertEquals(512 * row, LinearCrossEntropy.derivedChunkBytes(1024, 32000, 512, DataType.FLOAT));
+        // 8192 positions: logits/8 = 131 MB, capped at 64 MiB = 508 rows, below the floor again
+        assertEquals(512 * row, LinearCrossEntropy.derivedChunkBytes(8192, 32000, 512, DataType.FLOAT));
+        // V = 4000, H = 64: a row is 16512 bytes; 1 << 16 positions: logits/8 = 131 MB, 64 MiB = 4064 rows
+        long small = LinearCrossEntropy.bytesPerRow(4000, 64, DataType.FLOAT);
+        assertEquals((64L << 20) / small * small, LinearCrossEntropy.derivedChunkBytes(1 << 16, 4000, 64, DataType.FLOAT));
+        // 8192 positions of that: logits/8 = 16.4 MB = 992 rows
+        assertEquals(8192L * 4000 * 4 / 8 / small * small,
+                LinearCrossEntropy.derivedChunkBytes(8192, 4000, 64, DataType.FLOAT));
+        // fewer positions than the floor: all of them
+        assertEquals(100 * row, LinearCrossEntropy.derivedChunkBytes(100, 32000, 512, DataType.FLOAT));
+        assertEquals(row, LinearCrossEntropy.derivedChunkBytes(1, 32000, 512, DataType.FLOAT));
     }
 }

@@ -139,23 +139,33 @@ public class LossBenchmark {
         @Setup(Level.Trial)
         public void setUp(Data d) {
             Batch batch = d.batch;
-            int b = batch.b;
-            int n = batch.n;
+            init(batch.b, batch.n, batch.v, batch.targets, batch.weights, batch.weightSum);
+        }
+
+        /**
+         * @param b sequences
+         * @param n positions per sequence
+         * @param v vocabulary size
+         * @param positionTargets target of logit position {@code r*N + t}
+         * @param positionWeights weight of logit position {@code r*N + t} (0 at {@code t = N-1})
+         * @param weightSum the sum of the weights
+         */
+        void init(int b, int n, int v, int[] positionTargets, double[] positionWeights, double weightSum) {
             double[] ws = new double[b * (n - 1)];
             targets = new int[b * (n - 1)];
             int[][] idx = new int[b * (n - 1)][];
             for (int r = 0; r < b; r++) {
                 for (int t = 0; t + 1 < n; t++) {
                     int i = r * (n - 1) + t;
-                    ws[i] = batch.weights[r * n + t] / batch.weightSum;
-                    targets[i] = batch.targets[r * n + t];
+                    ws[i] = positionWeights[r * n + t] / weightSum;
+                    targets[i] = positionTargets[r * n + t];
                     idx[i] = new int[] {i, targets[i]};
                 }
             }
             weightsColumn = Nd4j.createFromArray(ws).castTo(DataType.FLOAT).reshape(b * (n - 1L), 1);
             weightsFlat = Nd4j.createFromArray(ws).castTo(DataType.FLOAT);
             gatherIndices = Nd4j.createFromArray(idx);
-            long fp32 = (long) b * n * batch.v * 4;
+            long fp32 = (long) b * n * v * 4;
             // one allocation, reused by every call: upcast, shift copy, log-softmax, softmax, gradient
             workspace = WorkspaceConfiguration.builder().initialSize(5 * fp32 + (64L << 20))
                     .policyAllocation(AllocationPolicy.STRICT).policyLearning(LearningPolicy.NONE)
@@ -399,27 +409,44 @@ public class LossBenchmark {
 
     /** The Hugging Face path up to the log-probabilities: upcast, shift copy, [B*(N-1), V] log-softmax. */
     private static INDArray naiveLogSoftmax(Batch batch) {
-        INDArray x = batch.dtype == DataType.FLOAT ? batch.logits : batch.logits.castTo(DataType.FLOAT);
-        INDArray shifted = x.get(all(), interval(0, batch.n - 1), all()).dup('c');
-        INDArray flat = shifted.reshape('c', (long) batch.b * (batch.n - 1), batch.v);
+        return naiveLogSoftmax(batch.logits);
+    }
+
+    /**
+     * @param logits {@code [B, N, V]}
+     * @return the log-softmax of the shifted positions, {@code [B*(N-1), V]} FLOAT (upcast first)
+     */
+    static INDArray naiveLogSoftmax(INDArray logits) {
+        long b = logits.size(0);
+        long n = logits.size(1);
+        INDArray x = logits.dataType() == DataType.FLOAT ? logits : logits.castTo(DataType.FLOAT);
+        INDArray shifted = x.get(all(), interval(0, n - 1), all()).dup('c');
+        INDArray flat = shifted.reshape('c', b * (n - 1), logits.size(2));
         return Nd4j.exec(new LogSoftMax(flat))[0];
     }
 
-    private static double naiveLoss(Naive nv, INDArray logp) {
+    static double naiveLoss(Naive nv, INDArray logp) {
         INDArray picked = Nd4j.exec(new GatherNd(logp, nv.gatherIndices))[0]; // [B*(N-1)]
         return -picked.muli(nv.weightsFlat).sumNumber().doubleValue();
     }
 
     private static INDArray naiveGradient(Batch batch, Naive nv, INDArray logp) {
+        return naiveGradient(batch.b, batch.n, batch.v, batch.dtype, nv, logp);
+    }
+
+    /**
+     * @return the gradient {@code [B, N, V]} in {@code dtype} from the log-softmax of {@link #naiveLogSoftmax}
+     */
+    static INDArray naiveGradient(int b, int n, int v, DataType dtype, Naive nv, INDArray logp) {
         INDArray g = Transforms.exp(logp, true); // softmax, a new [B*(N-1), V]
         int[] t = nv.targets;
         for (int i = 0; i < t.length; i++) {
             g.putScalar(i, t[i], g.getDouble(i, t[i]) - 1.0);
         }
         g.muliColumnVector(nv.weightsColumn);
-        INDArray grad = Nd4j.zeros(DataType.FLOAT, batch.b, batch.n, batch.v);
-        grad.get(all(), interval(0, batch.n - 1), all()).assign(g.reshape('c', batch.b, batch.n - 1, batch.v));
-        return batch.dtype == DataType.FLOAT ? grad : grad.castTo(batch.dtype);
+        INDArray grad = Nd4j.zeros(DataType.FLOAT, b, n, v);
+        grad.get(all(), interval(0, n - 1), all()).assign(g.reshape('c', b, n - 1, v));
+        return dtype == DataType.FLOAT ? grad : grad.castTo(dtype);
     }
 
     /**

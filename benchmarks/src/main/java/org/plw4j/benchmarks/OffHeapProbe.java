@@ -58,7 +58,7 @@ public final class OffHeapProbe {
             System.gc();
             Thread.sleep(200);
             long before = status("VmRSS:");
-            Files.write(Paths.get("/proc/self/clear_refs"), "5".getBytes(StandardCharsets.US_ASCII));
+            resetPeak();
             Object keep = e.getValue().call();
             long delta = status("VmHWM:") - before;
             System.out.printf(Locale.ROOT, "%-30s peak native memory +%8.1f MB per call = %5.2f x logits%n", e.getKey(),
@@ -70,8 +70,17 @@ public final class OffHeapProbe {
         d.tearDown();
     }
 
+    /**
+     * Resets the peak resident set ({@code VmHWM}) to the current one.
+     *
+     * @throws java.io.IOException if /proc/self/clear_refs cannot be written
+     */
+    static void resetPeak() throws java.io.IOException {
+        Files.write(Paths.get("/proc/self/clear_refs"), "5".getBytes(StandardCharsets.US_ASCII));
+    }
+
     /** @return a {@code kB} field of /proc/self/status, in bytes */
-    private static long status(String field) throws java.io.IOException {
+    static long status(String field) throws java.io.IOException {
         for (String line : Files.readAllLines(Paths.get("/proc/self/status"), StandardCharsets.US_ASCII)) {
             if (line.startsWith(field)) {
                 return 1024 * Long.parseLong(line.substring(field.length()).trim().split("\\s+")[0]);

@@ -49,8 +49,8 @@ import org.plw4j.PromptLossWeightSchedule;
  *     epsilon {@code G W} per chunk, so the sums run in another order (a few ulps of the gradient's terms, which
  *     are below 1), and the LSTM's and embedding's steps follow from that epsilon.</li>
  * </ul>
- * The networks are tiny (V 5, mb 3, T 4), so the default chunk budget gives chunks of a few rows: the
- * multi-chunk path is the one under test.
+ * The networks are tiny (V 5, mb 3, T 4), so all rows fit one chunk of the default budget; chunking itself is
+ * covered by {@code LinearCrossEntropyTest}.
  */
 class FusedLinearLayerTest {
     private static final int V = 5;
