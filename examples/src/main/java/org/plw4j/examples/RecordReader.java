@@ -70,10 +70,30 @@ final class RecordReader {
      * @throws IOException if the file cannot be read
      */
     static Format resolve(Path file, Format format) throws IOException {
+        return resolve(file.getFileName().toString(), format, () -> Files.newInputStream(file));
+    }
+
+    /** Opens a file's raw bytes. */
+    interface Opener {
+        /**
+         * @return a new stream of the file's bytes
+         * @throws IOException if it cannot be opened
+         */
+        InputStream open() throws IOException;
+    }
+
+    /**
+     * @param fileName the file's name (its extension decides, and for {@code .json} the first byte)
+     * @param format its format, or {@link Format#AUTO}
+     * @param file opens the file (only for a {@code .json} name)
+     * @return the format that {@link #readText} will use
+     * @throws IOException if the file cannot be read
+     */
+    static Format resolve(String fileName, Format format, Opener file) throws IOException {
         if (format != Format.AUTO) {
             return format;
         }
-        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+        String name = fileName.toLowerCase(Locale.ROOT);
         if (name.endsWith(".gz")) {
             name = name.substring(0, name.length() - 3);
         }
@@ -82,7 +102,7 @@ final class RecordReader {
         }
         if (name.endsWith(".json")) {
             // many ".json" data sets are JSON lines: an array starts with '['
-            try (Reader r = reader(open(file, UnaryOperator.identity()))) {
+            try (Reader r = reader(gunzipped(new BufferedInputStream(file.open(), 1 << 16)))) {
                 int c;
                 do {
                     c = r.read();
@@ -103,7 +123,19 @@ final class RecordReader {
      * @throws IOException if the file cannot be read
      */
     static void readText(Path file, Format format, UnaryOperator<InputStream> progress, Sink sink) throws IOException {
-        try (InputStream in = open(file, progress)) {
+        readText(progress.apply(Files.newInputStream(file)), format, sink);
+    }
+
+    /**
+     * Reads every record of a text stream (JSON lines or a JSON array, gzip-compressed or not), and closes it.
+     *
+     * @param raw the file's bytes
+     * @param format {@link Format#JSONL} or {@link Format#JSON}
+     * @param sink receives the records
+     * @throws IOException if the stream cannot be read
+     */
+    static void readText(InputStream raw, Format format, Sink sink) throws IOException {
+        try (InputStream in = gunzipped(new BufferedInputStream(raw, 1 << 16))) {
             if (format == Format.JSON) {
                 readArray(new ObjectMapper(), reader(in), sink);
             } else {
@@ -112,13 +144,16 @@ final class RecordReader {
         }
     }
 
-    private static InputStream open(Path file, UnaryOperator<InputStream> progress) throws IOException {
-        InputStream in = new BufferedInputStream(progress.apply(Files.newInputStream(file)), 1 << 16);
+    /**
+     * @param in a buffered stream
+     * @return it, or a gzip decompressor over it when it starts with gzip's magic number (whatever the name says)
+     * @throws IOException if it cannot be read
+     */
+    static InputStream gunzipped(BufferedInputStream in) throws IOException {
         in.mark(2);
         int b0 = in.read();
         int b1 = in.read();
         in.reset();
-        // gzip by its magic number, whatever the name says
         return b0 == 0x1f && b1 == 0x8b ? new GZIPInputStream(in, 1 << 16) : in;
     }
 

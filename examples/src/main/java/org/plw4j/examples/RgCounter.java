@@ -62,6 +62,17 @@ public final class RgCounter implements AutoCloseable {
                         + "tokenizes the prompt and the completion apart, without a template)");
             }
         }
+
+        /**
+         * @param tokenizerFile the tokenizer to use instead (the same file elsewhere, e.g. a Spark executor's copy)
+         * @param chatTemplateFile the chat template to use instead
+         * @return these settings with those two changed
+         */
+        public Settings withFiles(String tokenizerFile, String chatTemplateFile) {
+            return new Settings(tokenizerFile, addSpecialTokens, chatTemplateFile, bosToken, eosToken, method,
+                    exactRender, promptField, completionField, promptTemplate, completionTemplate, messagesField,
+                    completionRoles);
+        }
     }
 
     /**

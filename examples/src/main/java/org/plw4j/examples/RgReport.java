@@ -182,17 +182,22 @@ public final class RgReport implements Callable<Integer> {
      * A data set on the command line.
      *
      * @param name its name in reports
-     * @param path its file
+     * @param file its file (a local path; for the Spark job, any path its file systems know)
      */
-    record Input(String name, Path path) {
+    record Input(String name, String file) {
         static Input parse(String arg) {
             int eq = arg.indexOf('=');
             // "name=path", unless the whole argument is an existing file whose name holds '='
             if (eq > 0 && !Files.exists(Path.of(arg))) {
-                return new Input(arg.substring(0, eq), Path.of(arg.substring(eq + 1)));
+                return new Input(arg.substring(0, eq), Path.of(arg.substring(eq + 1)).toString());
             }
             Path p = Path.of(arg);
-            return new Input(p.getFileName() == null ? arg : p.getFileName().toString(), p);
+            return new Input(p.getFileName() == null ? arg : p.getFileName().toString(), p.toString());
+        }
+
+        /** @return the file as a local path */
+        Path path() {
+            return Path.of(file);
         }
     }
 
@@ -234,12 +239,51 @@ public final class RgReport implements Callable<Integer> {
             for (Input in : parsed) {
                 results.add(scan(counter, in, err));
             }
-            if (counter.templateMismatches() > 0) {
-                err.printf(Locale.ROOT, "warning: the chat template depends on the message contents (%,d checked "
-                        + "examples rendered differently from their shape's pieces); counts may be off: rerun with "
-                        + "--exact-render%n", counter.templateMismatches());
-            }
+            warnMismatches(err, counter.templateMismatches());
         }
+        finish(out, tokenizerName, methodName, results);
+        return 0;
+    }
+
+    /** @return {@code --show-errors} */
+    int shownErrors() {
+        return showErrors;
+    }
+
+    /** @return {@code --format} */
+    RecordReader.Format format() {
+        return format;
+    }
+
+    /** @return the data sets of the command line, as given */
+    List<String> inputs() {
+        return List.copyOf(inputs);
+    }
+
+    /**
+     * Prints the warning of a chat template that reads the message contents.
+     *
+     * @param err where it goes
+     * @param mismatches checked examples rendered differently from their shape's pieces
+     */
+    static void warnMismatches(PrintWriter err, long mismatches) {
+        if (mismatches > 0) {
+            err.printf(Locale.ROOT, "warning: the chat template depends on the message contents (%,d checked "
+                    + "examples rendered differently from their shape's pieces); counts may be off: rerun with "
+                    + "--exact-render%n", mismatches);
+        }
+    }
+
+    /**
+     * Prints the report and draws the histogram, as the options ask.
+     *
+     * @param out where the report goes
+     * @param tokenizerName the tokenizer, for the report
+     * @param methodName the counting method, for the report
+     * @param results one per data set, in the order of the command line
+     * @throws IOException if the report or the histogram cannot be written
+     */
+    void finish(PrintWriter out, String tokenizerName, String methodName, List<Result> results) throws IOException {
         print(out, tokenizerName, methodName, results);
         if (histogram != null) {
             List<Histogram> hists = new ArrayList<>();
@@ -261,7 +305,6 @@ public final class RgReport implements Callable<Integer> {
             }
         }
         out.flush();
-        return 0;
     }
 
     /**
@@ -300,7 +343,7 @@ public final class RgReport implements Callable<Integer> {
     Result scan(RgCounter counter, Input input, PrintWriter err) throws IOException {
         RecordReader.Format fmt = RecordReader.resolve(input.path(), format);
         RgTally tally = new RgTally(showErrors);
-        String file = input.path().toString();
+        String file = input.file();
         RecordReader.Sink sink = new RecordReader.Sink() {
             @Override
             public void record(String position, com.fasterxml.jackson.databind.JsonNode record) {
@@ -372,7 +415,7 @@ public final class RgReport implements Callable<Integer> {
     private static void printTable(PrintWriter out, String tokenizerName, String methodName, Result r) {
         RgTally t = r.tally();
         RgSummary s = t.summary();
-        out.printf(Locale.ROOT, "Rg = completion tokens / prompt tokens: %s (%s)%n", r.input().path(), tokenizerName);
+        out.printf(Locale.ROOT, "Rg = completion tokens / prompt tokens: %s (%s)%n", r.input().file(), tokenizerName);
         row(out, "counting", methodName);
         row(out, "format", r.format().name().toLowerCase(Locale.ROOT));
         row(out, "records read", String.format(Locale.ROOT, "%,d", t.records()));
@@ -447,7 +490,7 @@ public final class RgReport implements Callable<Integer> {
         Histogram hist = Histogram.of(s.values());
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", r.input().name());
-        m.put("file", r.input().path().toString());
+        m.put("file", r.input().file());
         m.put("format", r.format().name().toLowerCase(Locale.ROOT));
         m.put("tokenizer", tokenizerName);
         m.put("counting", methodName);
