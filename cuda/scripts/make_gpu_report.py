@@ -101,8 +101,9 @@ def main():
     L.append("")
     if compares:
         L.append("| dtype | extensions | V | rows (active) | loss max rel err | arg-max mismatches | grad max rel err | "
-                 "grad norm rel err | bitwise repeatable | fwd == fwd+grad | device / in place / sums | pass |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+                 "grad norm rel err | bitwise repeatable | fwd == fwd+grad | entropy err / arg-max out mismatches | "
+                 "device / in place / sums | pass |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for c in compares:
             dev = "-"
             if "deviceEqualsStaged" in c:
@@ -111,7 +112,8 @@ def main():
             L.append(f"| {c['dtype']} | {c.get('ext', 'none')} | {c['V']} | {c['rows']} ({c.get('activeRows')}) | "
                      f"{num(c.get('lossMaxRelErr'))} "
                      f"(<= {num(c.get('lossTol'))}) | {c.get('argmaxMismatches')} | {grad_err(c)} | {num(c.get('gradNormRelErr'))} | {c.get('bitwiseRepeatable')} | "
-                     f"{c.get('forwardEqualsFused')} | {dev} | {verdict(c.get('pass'))} |")
+                     f"{c.get('forwardEqualsFused')} | {num(c.get('entropyMaxErr'))} / {c.get('argmaxOutMismatches', '-')} | "
+                     f"{dev} | {verdict(c.get('pass'))} |")
     else:
         L.append("Not run.")
     L.append("")

@@ -46,7 +46,8 @@
 //   entropy H = lse - sum_v p z' = log(s) - T/s,   T = sum_v e^(z'-m) (z'-m) (fp32 online, only if entropyOut),
 //   g[v] = scale (p (1 + 2 lambda lse) - (1 - eps)[v == y] - eps/V) (1 - (z'/c)^2)   (last factor if c > 0).
 // Extra cost per element: the capping (one tanhf per pass), an add for S, an fma for T; per row one
-// more block reduction when S or T is wanted.
+// more block reduction when S or T is wanted. With the entropy alone (eps = lambda = c = 0) the loss and
+// the gradient are the plain kernels' formulas, so their bits do not depend on whether it is asked for.
 #include "plw4j_common.cuh"
 
 namespace plw4j {
@@ -79,6 +80,7 @@ struct XentExt {
     double* entropy;   // per-row entropy out, or null
     bool sumZ;         // eps != 0: S = sum z' is needed
     bool ent;          // entropy != null: T is needed
+    bool plainGrad;    // no extension (the entropy alone): the plain kernels' gradient, bit for bit
     __device__ __forceinline__ float capped(float x) const { return cap > 0.0f ? cap * tanhf(x * invCap) : x; }
 };
 
@@ -218,7 +220,7 @@ struct ExtGrad {
 template <int N, bool EXT>
 __device__ __forceinline__ void grad_any(float* x, int idx0, float m, float ls2, float sc, int y,
                                          const XentExt& xe, const ExtGrad& eg) {
-    if constexpr (!EXT) {
+    if (!EXT || xe.plainGrad) {
         grad_elems<N>(x, idx0, m, ls2, sc, y);
     } else {
 #pragma unroll
@@ -468,6 +470,7 @@ __device__ __forceinline__ void xent_row(
         xe.entropy = entropyOut;                                                                    \
         xe.sumZ = eps != 0.0;                                                                       \
         xe.ent = entropyOut != nullptr;                                                             \
+        xe.plainGrad = eps == 0.0 && lambda == 0.0 && !(softCap > 0.0);                             \
         plw4j::xent_row<plw4j::TI, plw4j::TG, GRAD, true>(logits, strideB, strideT, seqLen, rows,  \
                 V, targets, scale, grad, gStrideB, gStrideT, lossOut, argOut, cacheVec, cache,      \
                 scratch, xe, xscratch);                                                             \

@@ -123,6 +123,9 @@ def evaluate(case, x):
     grad = np.where((scale > 0)[..., None], scale[..., None] * dz * dcap, 0.0)
 
     prompt, completion = measured == PROMPT, measured == COMPLETION
+    with np.errstate(invalid="ignore"):
+        pz = np.where(p > 0, p * z, 0.0)
+    entropy_t = np.where(active, lse - pz.sum(axis=2), 0.0)
 
     def mean(mask, values):
         return float(values[mask].mean()) if mask.any() else float("nan")
@@ -140,6 +143,12 @@ def evaluate(case, x):
         "nonFiniteTokens": int((~np.isfinite(loss_t) & (w > 0)).sum()),
         "perTokenLoss": loss_t.ravel(),
         "gradient": grad.ravel(),
+        # SPEC section 13: the entropy of the distribution the loss uses (after the cap), H = lse - sum p z,
+        # a masked (-inf) entry having p = 0 and adding nothing; its per-role means; the arg-max
+        "promptEntropy": mean(prompt, entropy_t),
+        "completionEntropy": mean(completion, entropy_t),
+        "perTokenEntropy": entropy_t.ravel(),
+        "perTokenArgMax": np.where(active, np.argmax(z, axis=2), -1).ravel(),
     }
 
 

@@ -21,9 +21,11 @@ public sealed class LossResult permits LinearLossResult {
     private final int length;
     private final INDArray gradient;
     private final String kernel;
+    private final double[] perTokenEntropy;
+    private final int[] perTokenArgMax;
 
     LossResult(double loss, Normalization normalization, double denominator, LossSummary summary, double[] perToken,
-            int batch, int length, INDArray gradient, String kernel) {
+            int batch, int length, INDArray gradient, String kernel, double[] perTokenEntropy, int[] perTokenArgMax) {
         this.loss = loss;
         this.normalization = normalization;
         this.denominator = denominator;
@@ -33,11 +35,14 @@ public sealed class LossResult permits LinearLossResult {
         this.length = length;
         this.gradient = gradient;
         this.kernel = kernel;
+        this.perTokenEntropy = perTokenEntropy;
+        this.perTokenArgMax = perTokenArgMax;
     }
 
     /** A copy of {@code r}'s fields, for {@link LinearLossResult}. */
     LossResult(LossResult r) {
-        this(r.loss, r.normalization, r.denominator, r.summary, r.perToken, r.batch, r.length, r.gradient, r.kernel);
+        this(r.loss, r.normalization, r.denominator, r.summary, r.perToken, r.batch, r.length, r.gradient, r.kernel,
+                r.perTokenEntropy, r.perTokenArgMax);
     }
 
     /**
@@ -105,6 +110,59 @@ public sealed class LossResult permits LinearLossResult {
     /** @return the number of targets with weight &gt; 0 whose loss is not finite */
     public long nonFiniteTokens() {
         return summary.nonFiniteTokens();
+    }
+
+    /**
+     * @return the mean entropy (nats) of the distribution the loss uses over the PROMPT targets (SPEC section
+     *         12), NaN when {@link WeightedCausalLMLoss#withEntropy(boolean)} is off or there is none
+     */
+    public double promptEntropy() {
+        return summary.promptEntropy();
+    }
+
+    /** @return the mean entropy over the COMPLETION targets, NaN when not asked for or there is none */
+    public double completionEntropy() {
+        return summary.completionEntropy();
+    }
+
+    /**
+     * Per-token entropies indexed by logit position, at the positions {@link #perTokenLoss()} reports (0
+     * elsewhere); NaN where the loss is NaN.
+     *
+     * @return a new {@code [B, N]} DOUBLE array
+     * @throws IllegalStateException if {@link PerTokenOutput#ENTROPY} was not asked for
+     */
+    public INDArray perTokenEntropy() {
+        return Nd4j.createFromArray(perTokenEntropyArray()).reshape(batch, length);
+    }
+
+    /** @return a copy of {@link #perTokenEntropy()} as a flat {@code double[B*N]} in row-major order */
+    public double[] perTokenEntropyArray() {
+        if (perTokenEntropy == null) {
+            throw new IllegalStateException("per-token entropy was not asked for: use"
+                    + " withPerTokenOutputs(PerTokenOutput.ENTROPY) (the fused linear path does not compute it)");
+        }
+        return perTokenEntropy.clone();
+    }
+
+    /**
+     * The predicted token (arg-max of SPEC section 5, of the capped logits) per logit position, at the
+     * positions {@link #perTokenLoss()} reports; -1 elsewhere.
+     *
+     * @return a new {@code [B, N]} INT array
+     * @throws IllegalStateException if {@link PerTokenOutput#ARG_MAX} was not asked for
+     */
+    public INDArray perTokenArgMax() {
+        return Nd4j.createFromArray(perTokenArgMaxArray()).reshape(batch, length);
+    }
+
+    /** @return a copy of {@link #perTokenArgMax()} as a flat {@code int[B*N]} in row-major order */
+    public int[] perTokenArgMaxArray() {
+        if (perTokenArgMax == null) {
+            throw new IllegalStateException("per-token arg-max was not asked for: use"
+                    + " withPerTokenOutputs(PerTokenOutput.ARG_MAX) (the fused linear path does not compute it)");
+        }
+        return perTokenArgMax.clone();
     }
 
     /**

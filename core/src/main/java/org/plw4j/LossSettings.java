@@ -1,6 +1,7 @@
 package org.plw4j;
 
 import java.util.Locale;
+import java.util.Set;
 import java.util.function.Consumer;
 import org.plw4j.kernel.Backends;
 import org.plw4j.kernel.LossExtensions;
@@ -22,14 +23,17 @@ import org.plw4j.kernel.ReferenceKernel;
  * @param kernel the kernel, or null for the one {@code plw4j.backend} selects at call time
  * @param extensions label smoothing, z-loss and soft-cap (SPEC section 7)
  * @param linear the fused linear path's chunk budget and treatment of rows of weight 0
+ * @param entropy whether the per-role mean entropies are computed (SPEC section 13)
+ * @param perTokenOutputs the per-token outputs asked for (an immutable set)
  */
 record LossSettings(double promptLossWeight, Normalization normalization, double globalDenominator,
         LogitsLayout layout, boolean shift, int ignoreIndex, LossKernel kernel, LossExtensions extensions,
-        LinearCrossEntropy.Options linear) {
+        LinearCrossEntropy.Options linear, boolean entropy, Set<PerTokenOutput> perTokenOutputs) {
 
-    /** PLW 1, WEIGHTED_MEAN, NWC, shift on, ignore index -100, the selected backend, no extension. */
+    /** PLW 1, WEIGHTED_MEAN, NWC, shift on, ignore index -100, the selected backend, no extension, no output. */
     static final LossSettings DEFAULTS = new LossSettings(1.0, Normalization.WEIGHTED_MEAN, Double.NaN,
-            LogitsLayout.NWC, true, -100, null, LossExtensions.NONE, LinearCrossEntropy.Options.DEFAULTS);
+            LogitsLayout.NWC, true, -100, null, LossExtensions.NONE, LinearCrossEntropy.Options.DEFAULTS, false,
+            Set.of());
 
     /**
      * @param change sets the fields that differ on a mutable copy of these settings
@@ -39,7 +43,7 @@ record LossSettings(double promptLossWeight, Normalization normalization, double
         Copy c = new Copy(this);
         change.accept(c);
         return new LossSettings(c.promptLossWeight, c.normalization, c.globalDenominator, c.layout, c.shift,
-                c.ignoreIndex, c.kernel, c.extensions, c.linear);
+                c.ignoreIndex, c.kernel, c.extensions, c.linear, c.entropy, Set.copyOf(c.perTokenOutputs));
     }
 
     /** The fields of a {@link LossSettings} being changed by {@link #with}; lives only inside that call. */
@@ -53,6 +57,8 @@ record LossSettings(double promptLossWeight, Normalization normalization, double
         LossKernel kernel;
         LossExtensions extensions;
         LinearCrossEntropy.Options linear;
+        boolean entropy;
+        Set<PerTokenOutput> perTokenOutputs;
 
         private Copy(LossSettings s) {
             promptLossWeight = s.promptLossWeight;
@@ -64,6 +70,8 @@ record LossSettings(double promptLossWeight, Normalization normalization, double
             kernel = s.kernel;
             extensions = s.extensions;
             linear = s.linear;
+            entropy = s.entropy;
+            perTokenOutputs = s.perTokenOutputs;
         }
     }
 
@@ -78,18 +86,29 @@ record LossSettings(double promptLossWeight, Normalization normalization, double
      */
     LossKernel problemKernel() {
         LossKernel k = resolvedKernel();
-        return extensions.any() && !k.supportsExtensions() ? ReferenceKernel.INSTANCE : k;
+        if (extensions.any() && !k.supportsExtensions() || wantsKernelEntropy() && !k.supportsOutputs()
+                || perTokenOutputs.contains(PerTokenOutput.ARG_MAX) && !k.supportsOutputs()) {
+            return ReferenceKernel.INSTANCE;
+        }
+        return k;
+    }
+
+    /** @return whether the kernel must compute per-position entropies: for the means or the per-token output */
+    boolean wantsKernelEntropy() {
+        return entropy || perTokenOutputs.contains(PerTokenOutput.ENTROPY);
     }
 
     @Override
     public String toString() {
         return String.format(Locale.ROOT,
                 "WeightedCausalLMLoss[plw=%s, normalization=%s%s, layout=%s, shift=%s, ignoreIndex=%d, kernel=%s,"
-                        + " labelSmoothing=%s, zLoss=%s, logitSoftCap=%s, chunkBytes=%s, zeroWeightRows=%s]",
+                        + " labelSmoothing=%s, zLoss=%s, logitSoftCap=%s, chunkBytes=%s, zeroWeightRows=%s, entropy=%s,"
+                        + " perTokenOutputs=%s]",
                 promptLossWeight, normalization,
                 normalization == Normalization.GLOBAL_DENOMINATOR ? "(" + globalDenominator + ")" : "", layout, shift,
                 ignoreIndex, kernel == null ? System.getProperty(Backends.PROPERTY, "auto") : kernel.name(),
                 extensions.labelSmoothing(), extensions.zLoss(), extensions.softCap(),
-                linear.chunkBytes() == 0 ? "derived" : linear.chunkBytes(), linear.zeroWeightRows());
+                linear.chunkBytes() == 0 ? "derived" : linear.chunkBytes(), linear.zeroWeightRows(), entropy,
+                perTokenOutputs.stream().sorted().map(Enum::name).toList());
     }
 }

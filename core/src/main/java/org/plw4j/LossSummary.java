@@ -23,7 +23,7 @@ import java.util.Objects;
  */
 public final class LossSummary {
     private static final LossSummary EMPTY = new LossSummary(new ExactSum(), new ExactSum(), new ExactSum(),
-            new ExactSum(), 0, 0, 0, 0, 0, 0);
+            new ExactSum(), 0, 0, 0, 0, 0, 0, new ExactSum(), new ExactSum(), 0, 0);
 
     private final ExactSum weightedLoss;
     private final ExactSum weight;
@@ -35,15 +35,22 @@ public final class LossSummary {
     private final long completionCorrect;
     private final long nonFiniteTokens;
     private final long weightedTokens;
+    private final ExactSum promptEntropy;
+    private final ExactSum completionEntropy;
+    private final long promptEntropyTokens;
+    private final long completionEntropyTokens;
     // rounded values, computed once
     private final double weightedLossSumValue;
     private final double weightSumValue;
     private final double promptLossSumValue;
     private final double completionLossSumValue;
+    private final double promptEntropySumValue;
+    private final double completionEntropySumValue;
 
     LossSummary(ExactSum weightedLoss, ExactSum weight, ExactSum promptLoss, ExactSum completionLoss,
             long promptTokens, long completionTokens, long promptCorrect, long completionCorrect,
-            long nonFiniteTokens, long weightedTokens) {
+            long nonFiniteTokens, long weightedTokens, ExactSum promptEntropy, ExactSum completionEntropy,
+            long promptEntropyTokens, long completionEntropyTokens) {
         this.weightedLoss = weightedLoss;
         this.weight = weight;
         this.promptLoss = promptLoss;
@@ -54,6 +61,12 @@ public final class LossSummary {
         this.completionCorrect = completionCorrect;
         this.nonFiniteTokens = nonFiniteTokens;
         this.weightedTokens = weightedTokens;
+        this.promptEntropy = promptEntropy;
+        this.completionEntropy = completionEntropy;
+        this.promptEntropyTokens = promptEntropyTokens;
+        this.completionEntropyTokens = completionEntropyTokens;
+        this.promptEntropySumValue = promptEntropy.value();
+        this.completionEntropySumValue = completionEntropy.value();
         this.weightedLossSumValue = weightedLoss.value();
         this.weightSumValue = weight.value();
         this.promptLossSumValue = promptLoss.value();
@@ -80,10 +93,15 @@ public final class LossSummary {
         pl.addAll(other.promptLoss);
         ExactSum cl = completionLoss.copy();
         cl.addAll(other.completionLoss);
+        ExactSum pe = promptEntropy.copy();
+        pe.addAll(other.promptEntropy);
+        ExactSum ce = completionEntropy.copy();
+        ce.addAll(other.completionEntropy);
         return new LossSummary(wl, w, pl, cl, promptTokens + other.promptTokens,
                 completionTokens + other.completionTokens, promptCorrect + other.promptCorrect,
                 completionCorrect + other.completionCorrect, nonFiniteTokens + other.nonFiniteTokens,
-                weightedTokens + other.weightedTokens);
+                weightedTokens + other.weightedTokens, pe, ce, promptEntropyTokens + other.promptEntropyTokens,
+                completionEntropyTokens + other.completionEntropyTokens);
     }
 
     /** @return {@code weightedLossSum / weightSum}, or 0 when the weight sum is 0 (everything ignored) */
@@ -161,6 +179,29 @@ public final class LossSummary {
         return nonFiniteTokens;
     }
 
+    /**
+     * @return the mean entropy (nats) over the PROMPT targets whose entropy was computed
+     *         ({@link WeightedCausalLMLoss#withEntropy(boolean)}, SPEC section 13); NaN if there are none
+     */
+    public double promptEntropy() {
+        return promptEntropyTokens == 0 ? Double.NaN : promptEntropySumValue / promptEntropyTokens;
+    }
+
+    /** @return the mean entropy over the COMPLETION targets whose entropy was computed; NaN if there are none */
+    public double completionEntropy() {
+        return completionEntropyTokens == 0 ? Double.NaN : completionEntropySumValue / completionEntropyTokens;
+    }
+
+    /** @return the number of PROMPT targets whose entropy was computed (0 when it was not asked for) */
+    public long promptEntropyTokens() {
+        return promptEntropyTokens;
+    }
+
+    /** @return the number of COMPLETION targets whose entropy was computed */
+    public long completionEntropyTokens() {
+        return completionEntropyTokens;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof LossSummary s && Double.compare(weightedLossSumValue, s.weightedLossSumValue) == 0
@@ -169,21 +210,27 @@ public final class LossSummary {
                 && Double.compare(completionLossSumValue, s.completionLossSumValue) == 0
                 && promptTokens == s.promptTokens && completionTokens == s.completionTokens
                 && promptCorrect == s.promptCorrect && completionCorrect == s.completionCorrect
-                && nonFiniteTokens == s.nonFiniteTokens && weightedTokens == s.weightedTokens;
+                && nonFiniteTokens == s.nonFiniteTokens && weightedTokens == s.weightedTokens
+                && Double.compare(promptEntropySumValue, s.promptEntropySumValue) == 0
+                && Double.compare(completionEntropySumValue, s.completionEntropySumValue) == 0
+                && promptEntropyTokens == s.promptEntropyTokens && completionEntropyTokens == s.completionEntropyTokens;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(weightedLossSumValue, weightSumValue, promptLossSumValue, completionLossSumValue,
-                promptTokens, completionTokens, promptCorrect, completionCorrect, nonFiniteTokens, weightedTokens);
+                promptTokens, completionTokens, promptCorrect, completionCorrect, nonFiniteTokens, weightedTokens,
+                promptEntropySumValue, completionEntropySumValue, promptEntropyTokens, completionEntropyTokens);
     }
 
     @Override
     public String toString() {
         return String.format(Locale.ROOT,
                 "LossSummary[loss=%.6g, weightSum=%.6g, prompt=%.6g over %d (acc %.4f), completion=%.6g over %d (acc %.4f),"
-                        + " nonFinite=%d]",
+                        + " nonFinite=%d%s]",
                 loss(), weightSumValue, promptLoss(), promptTokens, promptAccuracy(), completionLoss(),
-                completionTokens, completionAccuracy(), nonFiniteTokens);
+                completionTokens, completionAccuracy(), nonFiniteTokens,
+                promptEntropyTokens + completionEntropyTokens == 0 ? "" : String.format(Locale.ROOT,
+                        ", entropy prompt=%.6g completion=%.6g", promptEntropy(), completionEntropy()));
     }
 }

@@ -1,6 +1,8 @@
 package org.plw4j;
 
+import java.util.Arrays;
 import java.util.Locale;
+import java.util.Set;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -159,8 +161,39 @@ final class TokenPlan {
         return new TokenPlan(b, n, targets, w, measured, reported, scale, normalization, denominator, seqCount, seqW);
     }
 
+    /**
+     * The kernel's optional outputs of SPEC section 13 and what the caller keeps of them.
+     *
+     * @param entropy per position entropy from the kernel, or null
+     * @param argMax per position arg-max from the kernel, or null
+     * @param means whether the per-role mean entropies are reported
+     * @param perToken the per-token outputs reported
+     */
+    record Outputs(double[] entropy, int[] argMax, boolean means, Set<PerTokenOutput> perToken) {
+        /** No output. */
+        static final Outputs NONE = new Outputs(null, null, false, Set.of());
+    }
+
     LossResult reduce(double[] tokenLoss, boolean[] tokenCorrect, INDArray gradient, String kernelName) {
+        return reduce(tokenLoss, tokenCorrect, Outputs.NONE, gradient, kernelName);
+    }
+
+    LossResult reduce(double[] tokenLoss, boolean[] tokenCorrect, Outputs out, INDArray gradient,
+            String kernelName) {
         int size = batch * length;
+        final double[] entropy = out.entropy();
+        final boolean means = out.means() && entropy != null;
+        ExactSum promptEntropy = new ExactSum();
+        ExactSum completionEntropy = new ExactSum();
+        long pEnt = 0;
+        long cEnt = 0;
+        double[] perTokenEntropy = out.perToken().contains(PerTokenOutput.ENTROPY) && entropy != null
+                ? new double[size] : null;
+        int[] perTokenArgMax = null;
+        if (out.perToken().contains(PerTokenOutput.ARG_MAX) && out.argMax() != null) {
+            perTokenArgMax = new int[size];
+            Arrays.fill(perTokenArgMax, -1);
+        }
         ExactSum weighted = new ExactSum();
         ExactSum weight = new ExactSum();
         ExactSum prompt = new ExactSum();
@@ -184,6 +217,12 @@ final class TokenPlan {
                 double wi = weights[i];
                 if (reported[i]) {
                     perToken[i] = l;
+                    if (perTokenEntropy != null) {
+                        perTokenEntropy[i] = entropy[i];
+                    }
+                    if (perTokenArgMax != null) {
+                        perTokenArgMax[i] = out.argMax()[i];
+                    }
                 }
                 if (wi > 0.0) {
                     weightedTokens++;
@@ -203,11 +242,19 @@ final class TokenPlan {
                     if (tokenCorrect[i]) {
                         pOk++;
                     }
+                    if (means) {
+                        pEnt++;
+                        promptEntropy.add(entropy[i]);
+                    }
                 } else if (measured[i] == TokenRole.COMPLETION_CODE) {
                     cTok++;
                     completion.add(l);
                     if (tokenCorrect[i]) {
                         cOk++;
+                    }
+                    if (means) {
+                        cEnt++;
+                        completionEntropy.add(entropy[i]);
                     }
                 }
             }
@@ -216,7 +263,7 @@ final class TokenPlan {
             }
         }
         LossSummary summary = new LossSummary(weighted, weight, prompt, completion, pTok, cTok, pOk, cOk, nonFinite,
-                weightedTokens);
+                weightedTokens, promptEntropy, completionEntropy, pEnt, cEnt);
         double num = summary.weightedLossSum();
         double loss = switch (normalization) {
             case WEIGHTED_MEAN, GLOBAL_DENOMINATOR, NONZERO_COUNT -> denominator == 0.0 ? 0.0 : num / denominator;
@@ -224,6 +271,6 @@ final class TokenPlan {
             case SEQUENCE_MEAN -> sequencesWithWeight == 0 ? 0.0 : seqMeanSum / sequencesWithWeight;
         };
         return new LossResult(loss, normalization, denominator, summary, perToken, batch, length, gradient,
-                kernelName);
+                kernelName, perTokenEntropy, perTokenArgMax);
     }
 }

@@ -1,8 +1,11 @@
 package org.plw4j;
 
 import java.lang.ref.Reference;
+import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Set;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -199,6 +202,56 @@ public final class WeightedCausalLMLoss {
                     "logitSoftCap must be finite and > 0 (or 0 for off), was %s", c));
         }
         return new WeightedCausalLMLoss(settings.with(s -> s.extensions = s.extensions.withSoftCap(c)));
+    }
+
+    /**
+     * The per-role mean entropies of SPEC section 13: {@link LossResult#promptEntropy()} and
+     * {@link LossResult#completionEntropy()}, the mean over the PROMPT (COMPLETION) targets of the entropy
+     * {@code H_t = lse_t - Σ_v p_t[v] z_t[v]} of the distribution the loss uses (after soft-capping), in nats.
+     * Computed in the kernel's exp-sum pass (one more fused multiply-add per logit), off by default.
+     *
+     * @param on whether to compute them
+     * @return a copy with that setting
+     */
+    public WeightedCausalLMLoss withEntropy(boolean on) {
+        return new WeightedCausalLMLoss(settings.with(s -> s.entropy = on));
+    }
+
+    /** @return whether the per-role mean entropies are computed */
+    public boolean entropy() {
+        return settings.entropy();
+    }
+
+    /**
+     * The per-token outputs of SPEC section 13, replacing those asked for before (none by default):
+     * {@link PerTokenOutput#ENTROPY} fills {@link LossResult#perTokenEntropy()}, {@link PerTokenOutput#ARG_MAX}
+     * {@link LossResult#perTokenArgMax()}. Both come from the kernel's pass over the logits; the arg-max
+     * index costs a scan of the cache-resident row up to its first maximum.
+     *
+     * <pre>{@code
+     * LossResult r = loss.withPerTokenOutputs(PerTokenOutput.ENTROPY, PerTokenOutput.ARG_MAX)
+     *         .compute(logits, ids, mask);
+     * INDArray h = r.perTokenEntropy();    // [B, N] DOUBLE
+     * INDArray pred = r.perTokenArgMax();  // [B, N] INT, -1 where no target is measured
+     * }</pre>
+     *
+     * @param outputs the outputs to compute; none for none
+     * @return a copy with those outputs
+     * @throws IllegalArgumentException if {@code outputs} is null or holds null
+     */
+    public WeightedCausalLMLoss withPerTokenOutputs(PerTokenOutput... outputs) {
+        if (outputs == null || Arrays.asList(outputs).contains(null)) {
+            throw new IllegalArgumentException("outputs must not be null nor hold null, was "
+                    + (outputs == null ? "null" : Arrays.toString(outputs)));
+        }
+        Set<PerTokenOutput> set = EnumSet.noneOf(PerTokenOutput.class);
+        set.addAll(Arrays.asList(outputs));
+        return new WeightedCausalLMLoss(settings.with(s -> s.perTokenOutputs = set));
+    }
+
+    /** @return the per-token outputs asked for (an immutable set, empty by default) */
+    public Set<PerTokenOutput> perTokenOutputs() {
+        return settings.perTokenOutputs();
     }
 
     /** @return the label smoothing epsilon, 0 when off */
@@ -616,6 +669,9 @@ public final class WeightedCausalLMLoss {
         }
         double[] tokenLoss = new double[b * n];
         boolean[] tokenCorrect = new boolean[b * n];
+        double[] entropy = settings.wantsKernelEntropy() ? new double[b * n] : null;
+        int[] argMax = settings.perTokenOutputs().contains(PerTokenOutput.ARG_MAX) ? new int[b * n] : null;
+        pb.entropyOut(entropy).argMaxOut(argMax);
         try {
             k.run(pb.build(), tokenLoss, tokenCorrect);
         } finally {
@@ -623,7 +679,8 @@ public final class WeightedCausalLMLoss {
             Reference.reachabilityFence(logits);
             Reference.reachabilityFence(gradient);
         }
-        return plan.reduce(tokenLoss, tokenCorrect, gradient, k.name());
+        return plan.reduce(tokenLoss, tokenCorrect, new TokenPlan.Outputs(entropy, argMax, settings.entropy(),
+                settings.perTokenOutputs()), gradient, k.name());
     }
 
     @Override

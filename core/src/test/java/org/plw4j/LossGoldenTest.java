@@ -1,5 +1,6 @@
 package org.plw4j;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -27,7 +28,7 @@ import org.plw4j.kernel.ReferenceKernel;
  * 0, 0.1, 0.5, 1 under all five normalisations, shift on and off, the ignore index (also inside the
  * vocabulary, and padding holding out-of-range ids), label smoothing, z-loss and soft-capping alone and
  * together, masked ({@code -inf}) vocabulary entries, rows and batches without weight, and V = 67 (vector
- * lanes plus a tail). Each case runs on the reference kernel and the default CPU kernel, each with FLOAT
+ * lanes plus a tail); and the entropy and arg-max outputs of SPEC section 13. Each case runs on the reference kernel and the default CPU kernel, each with FLOAT
  * and DOUBLE logits in the NWC layout, and once more on the CPU kernel with FLOAT logits in the NCW layout.
  *
  * <p>Tolerances. The logits are float32 values, so both dtypes hold exactly the numbers NumPy used, and
@@ -99,6 +100,20 @@ class LossGoldenTest {
         for (int i = 0; i < perToken.length; i++) {
             assertClose(perToken[i], got[i], rel, ctx + " perTokenLoss " + i);
         }
+
+        // SPEC section 13, on a second, forward call: the entropies (formed like the loss: the same tolerance)
+        // and the arg-max (exact: the two largest logits of a row are more than 1e-3 apart)
+        LossResult o = loss.withEntropy(true).withPerTokenOutputs(PerTokenOutput.ENTROPY, PerTokenOutput.ARG_MAX)
+                .compute(logits, ids, mask);
+        assertClose(expected(name, "promptEntropy"), o.promptEntropy(), rel, ctx + " promptEntropy");
+        assertClose(expected(name, "completionEntropy"), o.completionEntropy(), rel, ctx + " completionEntropy");
+        double[] entropy = doubles(name + ".expected.perTokenEntropy");
+        double[] gotEntropy = o.perTokenEntropyArray();
+        for (int i = 0; i < entropy.length; i++) {
+            assertClose(entropy[i], gotEntropy[i], rel, ctx + " perTokenEntropy " + i);
+        }
+        assertArrayEquals(Arrays.stream(longs(name + ".expected.perTokenArgMax")).mapToInt(Math::toIntExact).toArray(),
+                o.perTokenArgMaxArray(), ctx + " perTokenArgMax");
 
         double[] grad = doubles(name + ".expected.gradient");
         INDArray g = r.gradient();

@@ -46,11 +46,19 @@ final class FloatRowWorker extends RowWorker {
         }
         final float targetLogit = logits[rowOffset + target];
         if (!(max > Float.NEGATIVE_INFINITY && max < Float.POSITIVE_INFINITY)) {
+            nonFiniteOutputs(i, start, logits, rowOffset, max);
             nonFiniteRow(i, b, t, target, max != max,
                     targetLogit == max && !ops.anyAtLeast(logits, rowOffset, target, max));
             return;
         }
         call.tokenCorrect[i] = targetLogit == max && !ops.anyAtLeast(logits, rowOffset, target, max);
+        if (call.argMaxOut != null) {
+            call.argMaxOut[i] = RowOps.indexOf(logits, rowOffset, vocab, max);
+        }
+        if (call.entropyOut != null) {
+            finiteRowWithEntropy(i, b, t, target, logits, rowOffset, max, targetLogit, null);
+            return;
+        }
         final double scale = call.wantsGradient ? call.gradScale[i] : 0.0;
         if (scale != 0.0) {
             final float[] dst;
@@ -65,11 +73,7 @@ final class FloatRowWorker extends RowWorker {
             double sum = ops.expSumStore(logits, rowOffset, vocab, max, dst, dstOffset);
             double lse = max + Math.log(sum);
             call.tokenLoss[i] = lse - targetLogit;
-            ops.scale(dst, dstOffset, vocab, (float) (scale / sum));
-            dst[dstOffset + target] = (float) (scale * (Math.exp(targetLogit - lse) - 1.0));
-            if (dst == row) {
-                writeGradientFloats(problem.gRowStart(b, t), call.gradStrideV, row, 0, vocab);
-            }
+            finishGradient(b, t, target, scale, sum, lse, targetLogit, logits, rowOffset, dst, dstOffset, null);
         } else {
             double sum = ops.expSum(logits, rowOffset, vocab, max);
             call.tokenLoss[i] = max + Math.log(sum) - targetLogit;
@@ -102,10 +106,18 @@ final class FloatRowWorker extends RowWorker {
         final float targetLogit = logits[rowOffset + target];
         final boolean argMaxIsTarget = targetLogit == max && !ops.anyAtLeast(logits, rowOffset, target, max);
         if (!(max > Float.NEGATIVE_INFINITY && max < Float.POSITIVE_INFINITY)) {
+            nonFiniteOutputs(i, start, logits, rowOffset, max);
             nonFiniteRow(i, b, t, target, max != max, argMaxIsTarget);
             return;
         }
         call.tokenCorrect[i] = argMaxIsTarget;
+        if (call.argMaxOut != null) {
+            call.argMaxOut[i] = RowOps.indexOf(logits, rowOffset, vocab, max);
+        }
+        if (call.entropyOut != null) {
+            finiteRowWithEntropy(i, b, t, target, logits, rowOffset, max, targetLogit, x);
+            return;
+        }
         final double logitSum = x.needsLogitSum() ? ops.sum(logits, rowOffset, vocab) : 0.0;
         final double scale = call.wantsGradient ? call.gradScale[i] : 0.0;
         if (scale != 0.0) {
@@ -121,6 +133,71 @@ final class FloatRowWorker extends RowWorker {
             double sum = ops.expSumStore(logits, rowOffset, vocab, max, dst, dstOffset);
             double lse = max + Math.log(sum);
             call.tokenLoss[i] = x.loss(lse, targetLogit, logitSum);
+            finishGradient(b, t, target, scale, sum, lse, targetLogit, logits, rowOffset, dst, dstOffset, x);
+        } else {
+            double sum = ops.expSum(logits, rowOffset, vocab, max);
+            call.tokenLoss[i] = x.loss(max + Math.log(sum), targetLogit, logitSum);
+            if (call.wantsGradient) {
+                fillGradientRow(b, t, 0.0);
+            }
+        }
+    }
+
+    /** The outputs of a row whose maximum is not finite: entropy NaN, arg-max the first NaN or the first maximum. */
+    private void nonFiniteOutputs(int i, long start, float[] logits, int rowOffset, float max) {
+        if (call.argMaxOut != null) {
+            int nan = max != max ? firstNaN(start) : -1;
+            call.argMaxOut[i] = nan >= 0 ? nan : Math.max(0, RowOps.indexOf(logits, rowOffset, vocab, max));
+        }
+        if (call.entropyOut != null) {
+            call.entropyOut[i] = Double.NaN;
+        }
+    }
+
+    /**
+     * A finite row with the entropy asked for (SPEC section 13): {@link #activeRow} or {@link #activeRowExtended}
+     * (when {@code x} is not null), their exp-sum pass replaced by {@link RowOps#expSumStoreEntropy}, which gives
+     * the same sum bit for bit and the entropy term alongside; without a gradient the terms go to the scratch
+     * row (the logits are not needed after that pass: the target logit is already read).
+     */
+    private void finiteRowWithEntropy(int i, int b, int t, int target, float[] logits, int rowOffset, float max,
+            float targetLogit, FusedExtensions x) {
+        final double logitSum = x != null && x.needsLogitSum() ? ops.sum(logits, rowOffset, vocab) : 0.0;
+        final double scale = call.wantsGradient ? call.gradScale[i] : 0.0;
+        final float[] dst;
+        final int dstOffset;
+        if (scale != 0.0 && call.gradFloats != null) {
+            dst = call.gradFloats;
+            dstOffset = Math.toIntExact(problem.gRowStart(b, t));
+        } else {
+            dst = scale != 0.0 && x != null && x.capped ? gradientRow : row;
+            dstOffset = 0;
+        }
+        final double sum = ops.expSumStoreEntropy(logits, rowOffset, vocab, max, dst, dstOffset);
+        final double logSum = Math.log(sum);
+        final double lse = max + logSum;
+        call.entropyOut[i] = logSum - ops.entropyTerms / sum;
+        call.tokenLoss[i] = x == null ? max + logSum - targetLogit : x.loss(lse, targetLogit, logitSum);
+        if (scale == 0.0) {
+            if (call.wantsGradient) {
+                fillGradientRow(b, t, 0.0);
+            }
+            return;
+        }
+        finishGradient(b, t, target, scale, sum, lse, targetLogit, logits, rowOffset, dst, dstOffset, x);
+    }
+
+    /**
+     * The scale pass over the exponentials stored at {@code dst} (the plain {@code (s / S)·e}, or with the
+     * extensions {@code fma(e, f, bias)}, times {@code 1 - (z'/c)²} when capped), the target's entry in double,
+     * and the row's write when {@code dst} is not the heap gradient itself.
+     */
+    private void finishGradient(int b, int t, int target, double scale, double sum, double lse, float targetLogit,
+            float[] logits, int rowOffset, float[] dst, int dstOffset, FusedExtensions x) {
+        if (x == null) {
+            ops.scale(dst, dstOffset, vocab, (float) (scale / sum));
+            dst[dstOffset + target] = (float) (scale * (Math.exp(targetLogit - lse) - 1.0));
+        } else {
             float factor = (float) (scale * x.softmaxFactor(lse) / sum);
             float bias = (float) x.uniformGradient(scale);
             if (x.capped) {
@@ -129,15 +206,9 @@ final class FloatRowWorker extends RowWorker {
                 ops.scaleAdd(dst, dstOffset, vocab, factor, bias);
             }
             dst[dstOffset + target] = (float) x.targetGradient(scale, lse, targetLogit);
-            if (dst != call.gradFloats) {
-                writeGradientFloats(problem.gRowStart(b, t), call.gradStrideV, dst, 0, vocab);
-            }
-        } else {
-            double sum = ops.expSum(logits, rowOffset, vocab, max);
-            call.tokenLoss[i] = x.loss(max + Math.log(sum), targetLogit, logitSum);
-            if (call.wantsGradient) {
-                fillGradientRow(b, t, 0.0);
-            }
+        }
+        if (dst != call.gradFloats) {
+            writeGradientFloats(problem.gRowStart(b, t), call.gradStrideV, dst, 0, vocab);
         }
     }
 

@@ -164,6 +164,12 @@ public final class FusedCpuKernel implements LossKernel {
         return true;
     }
 
+    /** @return true: the entropy and arg-max outputs of SPEC section 13, in the same pass */
+    @Override
+    public boolean supportsOutputs() {
+        return true;
+    }
+
     @Override
     public String toString() {
         return "FusedCpuKernel[parallelism=" + parallelism + ", " + ops.describe() + "]";

@@ -50,6 +50,9 @@ final class KernelCall {
     final double[] gradDoubles;
     /** Label smoothing, z-loss, soft-capping (SPEC section 7); null when the problem uses none. */
     final FusedExtensions extensions;
+    /** Per-position entropy and arg-max outputs (SPEC section 13), null when not asked for. */
+    final double[] entropyOut;
+    final int[] argMaxOut;
 
     KernelCall(LossProblem p, double[] tokenLoss, boolean[] tokenCorrect) {
         this.problem = p;
@@ -74,6 +77,8 @@ final class KernelCall {
         this.gradDoubles = wantsGradient && gradStrideV == 1 && gradient instanceof Memory.DoubleArray d
                 ? d.array() : null;
         this.extensions = FusedExtensions.of(p);
+        this.entropyOut = p.entropyOut();
+        this.argMaxOut = p.argMaxOut();
         if (logitType == ElementType.FLOAT64) {
             mode = Mode.DOUBLE_ROWS;
         } else if (strideV != 1 && p.strideT() == 1 && vocab < MAX_TILED_VOCAB) {

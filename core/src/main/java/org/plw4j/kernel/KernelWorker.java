@@ -66,6 +66,16 @@ abstract class KernelWorker {
         }
     }
 
+    /** Writes the entropy and arg-max outputs of position {@code i} (SPEC section 13) where they are asked for. */
+    final void outputs(int i, double entropy, int argMax) {
+        if (call.entropyOut != null) {
+            call.entropyOut[i] = entropy;
+        }
+        if (call.argMaxOut != null) {
+            call.argMaxOut[i] = argMax;
+        }
+    }
+
     /**
      * The arg-max of a row holding a NaN is its first NaN ({@link ReferenceKernel}'s rule). Reads the
      * logits themselves: only rows whose maximum is NaN come here.

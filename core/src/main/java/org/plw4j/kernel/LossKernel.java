@@ -30,4 +30,13 @@ public interface LossKernel {
     default boolean supportsExtensions() {
         return false;
     }
+
+    /**
+     * @return whether this kernel fills the per-position entropy and arg-max outputs of a problem
+     *         ({@link LossProblem#entropyOut()}, {@link LossProblem#argMaxOut()}, SPEC section 13); the API
+     *         runs problems that ask for them on the reference kernel otherwise
+     */
+    default boolean supportsOutputs() {
+        return false;
+    }
 }

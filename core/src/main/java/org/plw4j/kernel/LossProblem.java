@@ -35,6 +35,8 @@ public final class LossProblem {
     private final long gStrideT;
     private final long gStrideV;
     private final LossExtensions extensions;
+    private final double[] entropyOut;
+    private final int[] argMaxOut;
 
     private LossProblem(Builder b) {
         this.batch = b.batch;
@@ -53,6 +55,16 @@ public final class LossProblem {
         this.gStrideT = b.gStrideT;
         this.gStrideV = b.gStrideV;
         this.extensions = b.extensions;
+        this.entropyOut = b.entropyOut;
+        this.argMaxOut = b.argMaxOut;
+        if (entropyOut != null && entropyOut.length < targets.length) {
+            throw new IllegalArgumentException("entropyOut must hold batch*seqLen = " + targets.length
+                    + " entries, had " + entropyOut.length);
+        }
+        if (argMaxOut != null && argMaxOut.length < targets.length) {
+            throw new IllegalArgumentException("argMaxOut must hold batch*seqLen = " + targets.length
+                    + " entries, had " + argMaxOut.length);
+        }
         if (targets.length != (long) batch * seqLen) {
             throw new IllegalArgumentException("targets.length must be batch*seqLen = " + (long) batch * seqLen
                     + ", was " + targets.length);
@@ -199,6 +211,31 @@ public final class LossProblem {
         return extensions;
     }
 
+    /**
+     * @return the per-position entropy output (SPEC section 13), or null when not asked for: an active
+     *         position gets {@code H = lse - Σ_v p[v] z'[v]} of the distribution the loss uses (after
+     *         soft-capping), NaN when its loss is NaN; an inactive one 0
+     */
+    public double[] entropyOut() {
+        return entropyOut;
+    }
+
+    /**
+     * @return the per-position arg-max output (SPEC section 13), or null when not asked for: an active
+     *         position gets the arg-max of SPEC section 5 (of the capped logits), an inactive one -1
+     */
+    public int[] argMaxOut() {
+        return argMaxOut;
+    }
+
+    /**
+     * @return whether an output beyond loss and arg-max hit is asked for; kernels that do not
+     *         {@linkplain LossKernel#supportsOutputs() support} them must not be given such a problem
+     */
+    public boolean wantsOutputs() {
+        return entropyOut != null || argMaxOut != null;
+    }
+
     /** @return a new builder */
     public static Builder builder() {
         return new Builder();
@@ -222,8 +259,32 @@ public final class LossProblem {
         private long gStrideT;
         private long gStrideV;
         private LossExtensions extensions = LossExtensions.NONE;
+        private double[] entropyOut;
+        private int[] argMaxOut;
 
         private Builder() {
+        }
+
+        /**
+         * Asks for the entropy of every position (see {@link LossProblem#entropyOut()}).
+         *
+         * @param out {@code B*N} entries or more, written by the kernel; null for none
+         * @return this
+         */
+        public Builder entropyOut(double[] out) {
+            this.entropyOut = out;
+            return this;
+        }
+
+        /**
+         * Asks for the arg-max of every position (see {@link LossProblem#argMaxOut()}).
+         *
+         * @param out {@code B*N} entries or more, written by the kernel; null for none
+         * @return this
+         */
+        public Builder argMaxOut(int[] out) {
+            this.argMaxOut = out;
+            return this;
         }
 
         /**

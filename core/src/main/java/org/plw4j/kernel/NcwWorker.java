@@ -31,6 +31,8 @@ final class NcwWorker extends KernelWorker {
     /** Per lane, with the extensions only: Σ z' (label smoothing) and the uniform part of the gradient. */
     private final double[] logitSum;
     private final float[] bias;
+    /** Per lane, with the entropy asked for (SPEC section 13): the entropy term, see {@link RowOps#ncwForwardEntropy}. */
+    private final double[] entropyTerms;
 
     NcwWorker(KernelCall call, RowOps ops) {
         super(call, ops, ops.tileWidth());
@@ -46,6 +48,7 @@ final class NcwWorker extends KernelWorker {
         this.targetLogit = new float[tileWidth];
         this.logitSum = call.extensions != null ? new double[tileWidth] : null;
         this.bias = call.extensions != null ? new float[tileWidth] : null;
+        this.entropyTerms = call.entropyOut != null ? new double[tileWidth] : null;
     }
 
     @Override
@@ -70,6 +73,10 @@ final class NcwWorker extends KernelWorker {
             Arrays.fill(logitSum, 0.0);
             Arrays.fill(bias, 0f);
         }
+        final double[] ent = entropyTerms;
+        if (ent != null) {
+            Arrays.fill(ent, 0.0);
+        }
         final long base = problem.rowStart(b, t0);
         if (anyActive) {
             for (int v0 = 0; v0 < vocab; v0 += BLOCK_ROWS) {
@@ -78,7 +85,11 @@ final class NcwWorker extends KernelWorker {
                 if (x != null && x.needsLogitSum()) {
                     ops.ncwSum(tile, rows, logitSum);
                 }
-                ops.ncwForward(tile, rows, v0, max, argMax, shift, sum);
+                if (ent == null) {
+                    ops.ncwForward(tile, rows, v0, max, argMax, shift, sum);
+                } else {
+                    ops.ncwForwardEntropy(tile, rows, v0, max, argMax, shift, sum, ent);
+                }
             }
         }
         Arrays.fill(factor, 0f);
@@ -90,6 +101,7 @@ final class NcwWorker extends KernelWorker {
             if (target < 0) {
                 call.tokenLoss[i] = 0.0;
                 call.tokenCorrect[i] = false;
+                outputs(i, 0.0, -1);
                 continue;
             }
             float m = max[lane];
@@ -104,6 +116,7 @@ final class NcwWorker extends KernelWorker {
                 int nan = firstNaN(rowStart);
                 call.tokenCorrect[i] = (nan >= 0 ? nan : (int) argMax[lane]) == target;
                 call.tokenLoss[i] = Double.NaN;
+                outputs(i, Double.NaN, nan >= 0 ? nan : (int) argMax[lane]);
                 if (scale != 0.0) {
                     factor[lane] = Float.NaN;
                     zero[lane] = 0f;
@@ -114,6 +127,7 @@ final class NcwWorker extends KernelWorker {
             double l = m + Math.log(s);
             call.tokenLoss[i] = x == null ? l - zy : x.loss(l, zy, logitSum[lane]);
             call.tokenCorrect[i] = (int) argMax[lane] == target;
+            outputs(i, ent == null ? 0.0 : Math.log(s) - ent[lane] / s, (int) argMax[lane]);
             if (scale != 0.0) {
                 if (x == null) {
                     factor[lane] = (float) (scale / s);

@@ -16,6 +16,11 @@ package org.plw4j.kernel;
  * z-loss {@code lambda}, soft-capping {@code c}): on {@code z' = c tanh(z/c)},
  * {@code loss = (1-eps)(lse - z'[y]) + eps(lse - mean z') + lambda lse^2} and
  * {@code dloss/dz = (softmax(z')(1 + 2 lambda lse) - (1-eps) onehot - eps/V) * (1 - (z'/c)^2)}.
+ *
+ * <p>And the outputs of SPEC section 13 when asked for: the entropy
+ * {@code H = lse - Σ p z' = log(s) - Σ_v e_v (z'_v - m) / s} with {@code e_v = exp(z'_v - m)} (terms with
+ * {@code e_v = 0} add nothing, so a {@code -Inf} logit is probability 0, not {@code 0 · -Inf}), NaN where
+ * the loss is NaN; the arg-max index.
  */
 public final class ReferenceKernel implements LossKernel {
     /** The shared instance (stateless). */
@@ -35,6 +40,11 @@ public final class ReferenceKernel implements LossKernel {
     }
 
     @Override
+    public boolean supportsOutputs() {
+        return true;
+    }
+
+    @Override
     public void run(LossProblem p, double[] tokenLoss, boolean[] tokenCorrect) {
         final int bN = p.batch();
         final int n = p.seqLen();
@@ -49,6 +59,8 @@ public final class ReferenceKernel implements LossKernel {
         final double eps = p.labelSmoothing();
         final double lambda = p.zLoss();
         final double cap = p.softCap();
+        final double[] entropy = p.entropyOut();
+        final int[] argMax = p.argMaxOut();
         final double[] row = new double[vN];
         for (int b = 0; b < bN; b++) {
             for (int t = 0; t < n; t++) {
@@ -59,6 +71,12 @@ public final class ReferenceKernel implements LossKernel {
                 if (y < 0) {
                     tokenLoss[i] = 0.0;
                     tokenCorrect[i] = false;
+                    if (entropy != null) {
+                        entropy[i] = 0.0;
+                    }
+                    if (argMax != null) {
+                        argMax[i] = -1;
+                    }
                     if (grad) {
                         zeroRow(g, grow, gsv, vN);
                     }
@@ -100,6 +118,20 @@ public final class ReferenceKernel implements LossKernel {
                 }
                 tokenLoss[i] = nan ? Double.NaN : loss;
                 tokenCorrect[i] = arg == y;
+                if (argMax != null) {
+                    argMax[i] = arg;
+                }
+                if (entropy != null) {
+                    double terms = 0.0;
+                    for (int v = 0; v < vN; v++) {
+                        double d = row[v] - max;
+                        double e = Math.exp(d);
+                        if (e > 0.0) {
+                            terms += e * d;
+                        }
+                    }
+                    entropy[i] = nan ? Double.NaN : Math.log(sum) - terms / sum;
+                }
                 if (grad) {
                     double s = scale[i];
                     if (s == 0.0) {

@@ -83,6 +83,73 @@ abstract class RowOps {
     abstract void scale(float[] a, int off, int n, float f);
 
     /**
+     * The entropy term of the last {@link #expSumStoreEntropy} call: {@code Σ_k e_k · max(x_k, X_MIN)} with
+     * {@code x_k = a[off + k] - shift} and {@code e_k} its term (summed as the terms are), so that a row's
+     * entropy is {@code log(S) - T / S}; a {@code -Inf} logit adds {@code 0 · X_MIN = 0}.
+     */
+    double entropyTerms;
+
+    /**
+     * {@link #expSumStore(float[], int, int, float, float[], int)} (same requirement, same sum bit for bit), and
+     * {@link #entropyTerms} of the same terms in the same pass (SPEC section 13).
+     */
+    abstract double expSumStoreEntropy(float[] a, int off, int n, float shift, float[] dst, int doff);
+
+    /**
+     * The tail of {@link #expSumStoreEntropy}: as {@link #expTail}, also adding the tail's entropy terms (fp32,
+     * in order) to {@link #entropyTerms}.
+     */
+    final float expTailEntropy(float[] a, int off, int from, int end, float shift, float[] dst, int doff) {
+        float tail = 0f;
+        float t = 0f;
+        for (int k = from; k < end; k++) {
+            float x = a[off + k] - shift;
+            float e = FastExp.expf(x);
+            dst[doff + k] = e;
+            tail += e;
+            t = Math.fma(e, Math.max(x, FastExp.X_MIN_F), t);
+        }
+        entropyTerms += t;
+        return tail;
+    }
+
+    /** @return the first {@code k < n} with {@code a[off + k] == m} ({@code m} not NaN), or -1 */
+    static int indexOf(float[] a, int off, int n, float m) {
+        for (int k = 0; k < n; k++) {
+            if (a[off + k] == m) {
+                return k;
+            }
+        }
+        return -1;
+    }
+
+    /** @return the first {@code k < n} with {@code a[off + k] == m} ({@code m} not NaN), or -1 */
+    static int indexOf(double[] a, int off, int n, double m) {
+        for (int k = 0; k < n; k++) {
+            if (a[off + k] == m) {
+                return k;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * @return {@code Σ_k e[eoff + k] · (z[zoff + k] - shift)} over the terms {@code e > 0}, in double in index
+     *         order: the entropy term of an fp64 row from its stored exponentials (a {@code -Inf} logit has
+     *         {@code e = 0} and adds nothing)
+     */
+    static double entropyTerms(double[] e, int eoff, double[] z, int zoff, int n, double shift) {
+        double t = 0.0;
+        for (int k = 0; k < n; k++) {
+            double ek = e[eoff + k];
+            if (ek > 0.0) {
+                t += ek * (z[zoff + k] - shift);
+            }
+        }
+        return t;
+    }
+
+    /**
      * The tail of a block of {@link #expSumStore(float[], int, int, float, float[], int)}: the terms of
      * {@code k} in {@code [from, end)} summed in order in fp32 (stored at {@code dst[doff + k]} unless
      * {@code dst} is null). Shared by both implementations, so their tails sum alike.
@@ -211,19 +278,36 @@ abstract class RowOps {
     abstract void ncwForward(float[] tile, int kb, int v0, float[] max, float[] arg, float[] shift, double[] sum);
 
     /**
+     * {@link #ncwForward} (the same max, arg, shift and sum bit for bit), and each lane's entropy term
+     * {@code ent[t]}: {@code Σ e · max(x - shift[t], X_MIN)} over the lane's terms so far, rescaled with the sum
+     * when the shift moves ({@code ent <- a (ent + sum (old - new))}, {@code a = exp(old - new)}, in double).
+     */
+    abstract void ncwForwardEntropy(float[] tile, int kb, int v0, float[] max, float[] arg, float[] shift,
+            double[] sum, double[] ent);
+
+    /**
      * Moves every lane's shift to its new max (0 while the max is -Inf) and rescales its running sum by
      * {@code exp(oldShift - newShift)} in double. Scalar on purpose: a lane's max changes only a few
      * times per row (about ln(V/64) times for random rows), and a second inlined vector exponential
      * in the caller would exceed C2's inlining budget (see {@code VectorRowOps}).
      */
     static void rescale(int w, float[] max, float[] shift, double[] sum) {
+        rescale(w, max, shift, sum, null);
+    }
+
+    /** {@link #rescale(int, float[], float[], double[])}, also moving the entropy terms {@code ent} (or null). */
+    static void rescale(int w, float[] max, float[] shift, double[] sum, double[] ent) {
         for (int t = 0; t < w; t++) {
             float m = max[t];
             float h = m == Float.NEGATIVE_INFINITY ? 0f : m;
             float old = shift[t];
             if (h != old) {
                 if (sum[t] != 0.0) {
-                    sum[t] *= Math.exp((double) old - h);
+                    double a = Math.exp((double) old - h);
+                    if (ent != null) {
+                        ent[t] = a * (ent[t] + sum[t] * ((double) old - h));
+                    }
+                    sum[t] *= a;
                 }
                 shift[t] = h;
             }

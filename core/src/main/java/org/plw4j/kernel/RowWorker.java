@@ -23,6 +23,7 @@ abstract class RowWorker extends KernelWorker {
             if (target < 0) {
                 call.tokenLoss[i] = 0.0;
                 call.tokenCorrect[i] = false;
+                outputs(i, 0.0, -1);
                 if (call.wantsGradient) {
                     fillGradientRow(b, t, 0.0);
                 }

@@ -1,5 +1,7 @@
 package org.plw4j.kernel;
 
+import java.util.Arrays;
+
 /**
  * Plain-Java {@link RowOps}: the fallback when the Vector API is absent, and the stand-in of
  * {@code VectorRowOps} while its code is not yet compiled (see {@link RowOps#forCall()}). Its sums follow
@@ -17,6 +19,7 @@ final class ScalarRowOps extends RowOps {
     private final int lanes;
     private final int lanesD;
     private final float[] acc;
+    private final float[] accT;
     private final double[] accD;
 
     /** Sixteen fp32 lanes and eight fp64 lanes: the shape of AVX-512, when there is no vector species to copy. */
@@ -35,6 +38,7 @@ final class ScalarRowOps extends RowOps {
         this.lanes = lanes;
         this.lanesD = lanesD;
         this.acc = new float[lanes];
+        this.accT = new float[lanes];
         this.accD = new double[lanesD];
     }
 
@@ -84,7 +88,7 @@ final class ScalarRowOps extends RowOps {
         double total = 0;
         for (int c = 0; c < n; c += chunk) {
             int end = Math.min(n, c + chunk);
-            java.util.Arrays.fill(acc, 0f);
+            Arrays.fill(acc, 0f);
             int k = c;
             for (; k <= end - w; k += w) {
                 for (int j = 0; j < w; j++) {
@@ -101,6 +105,39 @@ final class ScalarRowOps extends RowOps {
             }
             total += s;
             total += expTail(a, off, k, end, shift, dst, doff);
+        }
+        return total;
+    }
+
+    @Override
+    double expSumStoreEntropy(float[] a, int off, int n, float shift, float[] dst, int doff) {
+        final int w = lanes;
+        final int chunk = FLUSH_ITER * w;
+        double total = 0;
+        entropyTerms = 0;
+        for (int c = 0; c < n; c += chunk) {
+            int end = Math.min(n, c + chunk);
+            Arrays.fill(acc, 0f);
+            Arrays.fill(accT, 0f);
+            int k = c;
+            for (; k <= end - w; k += w) {
+                for (int j = 0; j < w; j++) {
+                    float x = a[off + k + j] - shift;
+                    float e = FastExp.expf(x);
+                    dst[doff + k + j] = e;
+                    acc[j] += e;
+                    accT[j] = Math.fma(e, Math.max(x, FastExp.X_MIN_F), accT[j]);
+                }
+            }
+            double s = 0;
+            double t = 0;
+            for (int j = 0; j < w; j++) {
+                s += acc[j];
+                t += accT[j];
+            }
+            total += s;
+            entropyTerms += t;
+            total += expTailEntropy(a, off, k, end, shift, dst, doff);
         }
         return total;
     }
@@ -155,7 +192,7 @@ final class ScalarRowOps extends RowOps {
         double total = 0;
         for (int c = 0; c < n; c += chunk) {
             int end = Math.min(n, c + chunk);
-            java.util.Arrays.fill(acc, 0f);
+            Arrays.fill(acc, 0f);
             int k = c;
             for (; k <= end - w; k += w) {
                 for (int j = 0; j < w; j++) {
@@ -218,7 +255,7 @@ final class ScalarRowOps extends RowOps {
     @Override
     double expSumStore(double[] a, int off, int n, double shift, double[] dst, int doff) {
         final int w = lanesD;
-        java.util.Arrays.fill(accD, 0.0);
+        Arrays.fill(accD, 0.0);
         int k = 0;
         for (; k <= n - w; k += w) {
             for (int j = 0; j < w; j++) {
@@ -257,6 +294,20 @@ final class ScalarRowOps extends RowOps {
 
     @Override
     void ncwForward(float[] tile, int kb, int v0, float[] max, float[] arg, float[] shift, double[] sum) {
+        ncwMax(tile, kb, v0, max, arg);
+        rescale(TILE, max, shift, sum);
+        for (int t = 0; t < TILE; t++) {
+            float h = shift[t];
+            float s = 0f;
+            for (int v = 0; v < kb; v++) {
+                s += FastExp.expf(tile[v * TILE + t] - h);
+            }
+            sum[t] += s;
+        }
+    }
+
+    /** The running max and its index per lane over one block (ties keep the first). */
+    private static void ncwMax(float[] tile, int kb, int v0, float[] max, float[] arg) {
         for (int v = 0; v < kb; v++) {
             for (int t = 0; t < TILE; t++) {
                 float x = tile[v * TILE + t];
@@ -266,14 +317,25 @@ final class ScalarRowOps extends RowOps {
                 }
             }
         }
-        rescale(TILE, max, shift, sum);
+    }
+
+    @Override
+    void ncwForwardEntropy(float[] tile, int kb, int v0, float[] max, float[] arg, float[] shift, double[] sum,
+            double[] ent) {
+        ncwMax(tile, kb, v0, max, arg);
+        rescale(TILE, max, shift, sum, ent);
         for (int t = 0; t < TILE; t++) {
             float h = shift[t];
             float s = 0f;
+            float te = 0f;
             for (int v = 0; v < kb; v++) {
-                s += FastExp.expf(tile[v * TILE + t] - h);
+                float x = tile[v * TILE + t] - h;
+                float e = FastExp.expf(x);
+                s += e;
+                te = Math.fma(e, Math.max(x, FastExp.X_MIN_F), te);
             }
             sum[t] += s;
+            ent[t] += te;
         }
     }
 

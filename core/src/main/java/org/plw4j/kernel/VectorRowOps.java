@@ -1,5 +1,7 @@
 package org.plw4j.kernel;
 
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicBoolean;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -57,9 +59,11 @@ final class VectorRowOps extends RowOps {
 
     private final boolean immediate;
     private final float[] lanes = new float[L];
+    private final float[] lanesT = new float[L];
     private final float[] acc4 = new float[4 * L];
     private final double[] lanesD = new double[LD];
     private final float[] tmpB = new float[4 * L];
+    private final float[] tmpT = new float[4 * L];
 
     /**
      * Public for the reflective load.
@@ -122,8 +126,7 @@ final class VectorRowOps extends RowOps {
         static final int ROW = 1027;
         static final ScalarRowOps TWIN = scalarTwin();
         static volatile boolean done = !Boolean.parseBoolean(System.getProperty(WARMUP_PROPERTY, "true").trim());
-        private static final java.util.concurrent.atomic.AtomicBoolean STARTED =
-                new java.util.concurrent.atomic.AtomicBoolean();
+        private static final AtomicBoolean STARTED = new AtomicBoolean();
         /** Keeps the warm-up's results observable so that C2 cannot drop the calls. */
         static volatile double sink;
 
@@ -171,6 +174,7 @@ final class VectorRowOps extends RowOps {
             float[] arg = new float[w];
             float[] shift = new float[w];
             double[] sum = new double[w];
+            double[] ent = new double[w];
             float[] factor = new float[w];
             float[] zero = new float[w];
             double acc = 0;
@@ -179,6 +183,7 @@ final class VectorRowOps extends RowOps {
                 acc += ops.anyAtLeast(a, 1, ROW - 1, 1f) ? 1 : 0;
                 acc += ops.expSum(a, 0, ROW, 0f);
                 acc += ops.expSumStore(a, 0, ROW, 0f, d, 0);
+                acc += ops.expSumStoreEntropy(a, 0, ROW, 0f, d, 0) + ops.entropyTerms;
                 ops.scale(d, 0, ROW, 0.5f);
                 ops.narrowBf16(d, 0, h, 0, ROW);
                 ops.widenBf16(h, 0, d, 0, ROW);
@@ -195,11 +200,12 @@ final class VectorRowOps extends RowOps {
                     for (int k = 0; k < tile.length; k++) {
                         tile[k] = a[k % ROW];
                     }
-                    java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
-                    java.util.Arrays.fill(shift, 0f);
-                    java.util.Arrays.fill(sum, 0.0);
-                    java.util.Arrays.fill(factor, 0.25f);
+                    Arrays.fill(max, Float.NEGATIVE_INFINITY);
+                    Arrays.fill(shift, 0f);
+                    Arrays.fill(sum, 0.0);
+                    Arrays.fill(factor, 0.25f);
                     ops.ncwForward(tile, kb, 0, max, arg, shift, sum);
+                    ops.ncwForwardEntropy(tile, kb, 0, max, arg, shift, sum, ent);
                     ops.ncwGradient(tile, kb, shift, factor, zero);
                     ops.ncwSum(tile, kb, sum);
                     ops.ncwGradientExtended(tile, kb, shift, factor, factor, zero, (i & 8) == 0, 1f / 30f);
@@ -333,6 +339,46 @@ final class VectorRowOps extends RowOps {
             }
             total += foldLanes();
             total += expTail(a, off, k, end, shift, dst, doff);
+        }
+        return total;
+    }
+
+    @Override
+    double expSumStoreEntropy(float[] a, int off, int n, float shift, float[] dst, int doff) {
+        double total = 0;
+        entropyTerms = 0;
+        for (int c = 0; c < n; c += CHUNK) {
+            int end = Math.min(n, c + CHUNK);
+            FloatVector.zero(F).intoArray(lanes, 0);
+            FloatVector.zero(F).intoArray(lanesT, 0);
+            int k = c;
+            for (; k <= end - L; k += L) {
+                FloatVector x = FloatVector.fromArray(F, a, off + k).sub(shift);
+                // e^x as in expSumStore (FastExp.expf lane-wise, clamp on the bits: x <= 0 here)
+                FloatVector xc = x.reinterpretAsInts().or(Integer.MIN_VALUE).min(X_MIN_BITS).reinterpretAsFloats();
+                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
+                FloatVector nn = kk.sub(FastExp.MAGIC_F);
+                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
+                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
+                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
+                p = p.fma(r, FloatVector.broadcast(F, 1f));
+                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats());
+                e.intoArray(dst, doff + k);
+                FloatVector.fromArray(F, lanes, 0).add(e).intoArray(lanes, 0);
+                e.fma(xc, FloatVector.fromArray(F, lanesT, 0)).intoArray(lanesT, 0);
+            }
+            total += foldLanes();
+            double t = 0;
+            for (int j = 0; j < L; j++) {
+                t += lanesT[j];
+            }
+            entropyTerms += t;
+            total += expTailEntropy(a, off, k, end, shift, dst, doff);
         }
         return total;
     }
@@ -608,15 +654,7 @@ final class VectorRowOps extends RowOps {
     @Override
     void ncwForward(float[] tile, int kb, int v0, float[] max, float[] arg, float[] shift, double[] sum) {
         final int w = 4 * L;
-        for (int v = 0; v < kb; v++) {
-            for (int j = 0; j < w; j += L) {
-                FloatVector m = FloatVector.fromArray(F, max, j);
-                FloatVector x = FloatVector.fromArray(F, tile, v * w + j);
-                VectorMask<Float> gt = x.compare(VectorOperators.GT, m);
-                m.blend(x, gt).intoArray(max, j);
-                FloatVector.fromArray(F, arg, j).blend((float) (v0 + v), gt).intoArray(arg, j);
-            }
-        }
+        ncwMax(tile, kb, v0, max, arg);
         rescale(w, max, shift, sum);
         for (int j = 0; j < w; j += L) {
             FloatVector.zero(F).intoArray(tmpB, j);
@@ -642,6 +680,55 @@ final class VectorRowOps extends RowOps {
         }
         for (int t = 0; t < w; t++) {
             sum[t] += tmpB[t];
+        }
+    }
+
+    /** The running max and its index per lane over one block (ties keep the first); arrays in, arrays out. */
+    private static void ncwMax(float[] tile, int kb, int v0, float[] max, float[] arg) {
+        final int w = 4 * L;
+        for (int v = 0; v < kb; v++) {
+            for (int j = 0; j < w; j += L) {
+                FloatVector m = FloatVector.fromArray(F, max, j);
+                FloatVector x = FloatVector.fromArray(F, tile, v * w + j);
+                VectorMask<Float> gt = x.compare(VectorOperators.GT, m);
+                m.blend(x, gt).intoArray(max, j);
+                FloatVector.fromArray(F, arg, j).blend((float) (v0 + v), gt).intoArray(arg, j);
+            }
+        }
+    }
+
+    @Override
+    void ncwForwardEntropy(float[] tile, int kb, int v0, float[] max, float[] arg, float[] shift, double[] sum,
+            double[] ent) {
+        final int w = 4 * L;
+        ncwMax(tile, kb, v0, max, arg);
+        rescale(w, max, shift, sum, ent);
+        for (int j = 0; j < w; j += L) {
+            FloatVector.zero(F).intoArray(tmpB, j);
+            FloatVector.zero(F).intoArray(tmpT, j);
+            for (int v = 0; v < kb; v++) {
+                FloatVector x = FloatVector.fromArray(F, tile, v * w + j).sub(FloatVector.fromArray(F, shift, j));
+                // e^x as in ncwForward (FastExp.expf lane-wise, written out; lanes may hold NaN: compare and blend)
+                FloatVector xc = x.blend(FastExp.X_MIN_F, x.compare(VectorOperators.LT, FastExp.X_MIN_F));
+                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
+                FloatVector nn = kk.sub(FastExp.MAGIC_F);
+                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
+                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
+                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
+                p = p.fma(r, FloatVector.broadcast(F, 1f));
+                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats());
+                FloatVector.fromArray(F, tmpB, j).add(e).intoArray(tmpB, j);
+                e.fma(xc, FloatVector.fromArray(F, tmpT, j)).intoArray(tmpT, j);
+            }
+        }
+        for (int t = 0; t < w; t++) {
+            sum[t] += tmpB[t];
+            ent[t] += tmpT[t];
         }
     }
 

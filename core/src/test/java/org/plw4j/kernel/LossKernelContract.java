@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -156,6 +157,8 @@ public abstract class LossKernelContract {
         boolean gradient;
         boolean inPlace;
         Ext ext = Ext.NONE;
+        /** Whether the entropy and arg-max outputs (SPEC §13) are asked for. */
+        boolean outputs;
 
         Case(String label, int bN, int n, int vN, double[] values, int[] targets, double[] scale) {
             this.label = label;
@@ -198,6 +201,11 @@ public abstract class LossKernelContract {
             return this;
         }
 
+        Case outputs(boolean o) {
+            this.outputs = o;
+            return this;
+        }
+
         Case inPlace(boolean p) {
             this.inPlace = p;
             if (p) {
@@ -212,9 +220,9 @@ public abstract class LossKernelContract {
 
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "%s B=%d N=%d V=%d %s %s %s%s%s%s", label, bN, n, vN, type, storage,
+            return String.format(Locale.ROOT, "%s B=%d N=%d V=%d %s %s %s%s%s%s%s", label, bN, n, vN, type, storage,
                     layout, gradient ? " grad" + (gradLayout != null ? "->" + gradLayout : "") : "",
-                    inPlace ? " in-place" : "", ext == Ext.NONE ? "" : " " + ext);
+                    inPlace ? " in-place" : "", ext == Ext.NONE ? "" : " " + ext, outputs ? " outputs" : "");
         }
     }
 
@@ -229,6 +237,9 @@ public abstract class LossKernelContract {
         final double[] tokenLoss;
         final boolean[] tokenCorrect;
         final boolean inPlace;
+        /** The outputs of SPEC §13, null when the case does not ask for them. */
+        final double[] entropy;
+        final int[] argMax;
 
         Realised(Case c) {
             this.c = c;
@@ -258,8 +269,15 @@ public abstract class LossKernelContract {
             if (grad != null) {
                 pb.gradient(c.scale.clone(), grad, gg[0], gg[1], gg[2], gg[3]);
             }
-            this.problem = pb.build();
             int positions = c.bN * c.n;
+            this.entropy = c.outputs ? new double[positions] : null;
+            this.argMax = c.outputs ? new int[positions] : null;
+            if (c.outputs) {
+                Arrays.fill(entropy, -3.0);   // garbage that the kernel must overwrite
+                Arrays.fill(argMax, -7);
+                pb.entropyOut(entropy).argMaxOut(argMax);
+            }
+            this.problem = pb.build();
             this.tokenLoss = new double[positions];
             this.tokenCorrect = new boolean[positions];
             // garbage that the kernel must overwrite
@@ -424,10 +442,24 @@ public abstract class LossKernelContract {
                     }
                 }
                 assertEquals(ref.tokenCorrect[i], mine.tokenCorrect[i], "arg-max == target: " + where);
+                if (c.outputs) {
+                    assertEquals(ref.argMax[i], mine.argMax[i], "arg-max: " + where);
+                    assertClose(ref.entropy[i], mine.entropy[i], lossTol, "entropy: " + where);
+                }
             }
         }
         if (c.gradient) {
             assertGradientsMatch(ref, mine);
+        }
+    }
+
+    /** {@code |Δ| <= tol·(1 + |ref|)}; non-finite values must match in class (NaN, ±Inf) exactly. */
+    static void assertClose(double ref, double mine, double tol, String where) {
+        if (!Double.isFinite(ref)) {
+            assertEquals(Double.doubleToLongBits(ref), Double.doubleToLongBits(mine), where);
+        } else if (!(Math.abs(mine - ref) <= tol * (1 + Math.abs(ref)))) {
+            fail(String.format(Locale.ROOT, "%s: kernel %.17g, reference %.17g, |diff| %.3g > tol %.3g", where, mine,
+                    ref, Math.abs(mine - ref), tol * (1 + Math.abs(ref))));
         }
     }
 
@@ -929,5 +961,120 @@ public abstract class LossKernelContract {
             double want = 0.5 * ((1 + 2e-3 * lse) * Math.exp(zc[v] - lse) - (v == 0 ? 0.9 : 0) - 0.1 / 3) * (1 - u * u);
             assertEquals(want, r.gradient(0, 0, v), ulpIn(type, want) + tol[0] * 0.5 + tol[1] * Math.abs(want));
         }
+    }
+
+    // ------------------------------------------------------------------ outputs (SPEC §13)
+
+    static Stream<Arguments> outputCases() {
+        List<Arguments> list = new ArrayList<>();
+        long seed = 9000;
+        for (ElementType type : ElementType.values()) {
+            for (Layout layout : Layout.values()) {
+                for (Ext ext : new Ext[] {Ext.NONE, Ext.ALL}) {
+                    boolean grad = (layout.ordinal() + ext.ordinal()) % 2 == 0;
+                    list.add(Arguments.of(type, layout, ext, grad, seed++));
+                }
+            }
+        }
+        return list.stream();
+    }
+
+    /**
+     * The entropy and arg-max outputs of SPEC §13 against the reference: arg-max exact, entropy within the
+     * token-loss tolerance ({@code H = log s - T/s} is formed like the loss, from the same fp32 terms);
+     * every dtype and layout, plain and with every extension (the entropy of the capped distribution),
+     * with and without a gradient (B=3, N=9, V=61, then B=2, N=45, V=1031 for lanes, tiles and tails).
+     */
+    @ParameterizedTest(name = "{0} {1} {2} grad={3}")
+    @MethodSource("outputCases")
+    void outputsAgreeWithTheReference(ElementType type, Layout layout, Ext ext, boolean grad, long seed) {
+        assumeTrue(kernel().supportsOutputs(), "the kernel has no outputs");
+        checkAgainstReference(randomCase("outputs", seed, 3, 9, 61).type(type).layout(layout).ext(ext)
+                .gradient(grad).outputs(true));
+        checkAgainstReference(randomCase("outputs-medium", seed + 100, 2, 45, 1031).type(type).layout(layout)
+                .ext(ext).gradient(!grad).outputs(true).storage(layout.ordinal() % 2 == 0 ? Storage.ARRAY
+                        : Storage.BUFFER));
+    }
+
+    /**
+     * Asking for the outputs changes nothing else: losses, arg-max hits and gradients are bitwise those of the
+     * same kernel without them (the entropy's pass gives the same exp-sum), in place too.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("dtypeAndLayout")
+    void outputsLeaveLossAndGradientBitwiseUnchanged(ElementType type, Layout layout) {
+        assumeTrue(kernel().supportsOutputs(), "the kernel has no outputs");
+        for (Ext ext : new Ext[] {Ext.NONE, Ext.SOFT_CAP}) {
+            for (boolean inPlace : new boolean[] {false, true}) {
+                Case c = fit(randomCase("outputs-bitwise", 9500 + layout.ordinal(), 2, 17, 203).type(type)
+                        .layout(layout).ext(ext).gradient(true).inPlace(inPlace));
+                Realised plain = new Realised(c);
+                plain.run(kernel());
+                Realised with = new Realised(c.outputs(true));
+                with.run(kernel());
+                c.outputs(false);
+                assertBitwiseEqual(plain, with);
+            }
+        }
+    }
+
+    /**
+     * The outputs of non-finite rows (SPEC §10, §13): entropy NaN where the loss is NaN, finite for a -Inf
+     * target (the distribution is still defined) and with a masked (-Inf) vocabulary, whose entries have
+     * probability 0; the arg-max of §5 (first NaN, first maximum, 0 for an all -Inf row).
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("dtypeAndLayout")
+    void outputsOfNonFiniteRows(ElementType type, Layout layout) {
+        assumeTrue(kernel().supportsOutputs(), "the kernel has no outputs");
+        double ninf = Double.NEGATIVE_INFINITY;
+        double[][] rows = {
+            {0.5, NAN, 1, 2, 0, 0, 0, NAN, 1}, // NaN: arg-max 1
+            {1, 2, INF, 0, 0, INF, 0, 0, 0}, // +Inf: arg-max 2
+            {ninf, ninf, ninf, ninf, ninf, ninf, ninf, ninf, ninf}, // all -Inf: arg-max 0
+            {1, ninf, 2, 3, 0, -1, 0, 0, 0}, // -Inf target
+            {1, ninf, 2, 3, ninf, -1, 3, ninf, 0}, // masked entries, tie at 3
+        };
+        int[] targets = {2, 0, 3, 1, 6};
+        double[] scale = {1, 0.5, 1, 0.25, 0.75};
+        for (Ext ext : new Ext[] {Ext.NONE, Ext.SOFT_CAP}) {
+            Realised r = checkAgainstReference(rows("outputs-non-finite", rows, targets, scale).type(type)
+                    .layout(layout).ext(ext).gradient(true).outputs(true));
+            assertTrue(Double.isNaN(r.entropy[0]), ext + ": NaN row");
+            assertEquals(1, r.argMax[0], ext + ": the first NaN");
+            assertEquals(2, r.argMax[1], ext + ": the first +Inf");
+            assertEquals(0, r.argMax[2], ext + ": all -Inf");
+            assertTrue(Double.isFinite(r.entropy[3]), ext + ": -Inf target, entropy defined");
+            assertEquals(3, r.argMax[4], ext + ": tie at the maximum, the first");
+            assertTrue(Double.isFinite(r.entropy[4]), ext + ": masked vocabulary");
+        }
+    }
+
+    /**
+     * Worked example: z = (0, ln 2, ln 3) gives p = (1, 2, 3)/6, so {@code H = -Σ p ln p =
+     * ln 6 - (2 ln 2 + 3 ln 3)/6 = 1.0114042647073518} (double); arg-max 2; an inactive position 0 and -1.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("dtypeAndLayout")
+    void entropyWorkedExample(ElementType type, Layout layout) {
+        assumeTrue(kernel().supportsOutputs(), "the kernel has no outputs");
+        Case c = rows("entropy-worked", new double[][] {{0, Math.log(2), Math.log(3)}, {5, 1, 2}},
+                new int[] {0, -1}, new double[] {1, 1}).type(type).layout(layout).outputs(true);
+        Realised r = checkAgainstReference(c);
+        double[] z = {0, representable(type, Math.log(2)), representable(type, Math.log(3))};
+        double s = 0;
+        for (double x : z) {
+            s += Math.exp(x);
+        }
+        double h = 0;
+        for (double x : z) {
+            double p = Math.exp(x) / s;
+            h -= p * Math.log(p);
+        }
+        assertEquals(h, r.entropy[0], lossTolerance(type) * (1 + h), "H of the stored logits");
+        assertEquals(1.0114042647073518, h, type == ElementType.FLOAT64 ? 1e-15 : 2e-3, "H of (1, 2, 3)/6");
+        assertEquals(2, r.argMax[0]);
+        assertEquals(0L, Double.doubleToRawLongBits(r.entropy[1]), "inactive: +0");
+        assertEquals(-1, r.argMax[1], "inactive: -1");
     }
 }

@@ -3,6 +3,7 @@ package org.plw4j.kernel;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -85,6 +86,25 @@ class RowOpsTest {
                     Double.doubleToRawLongBits(twin.expSumStore(a, 3, n, shift, d2, 1)), "n=" + n);
             assertEquals(Double.doubleToRawLongBits(v.expSum(a, 3, n, shift)),
                     Double.doubleToRawLongBits(twin.expSum(a, 3, n, shift)), "n=" + n);
+            // the entropy pass: the same sum as expSumStore, and the same entropy term on both
+            float[] d3 = new float[n + 1];
+            float[] d4 = new float[n + 1];
+            assertEquals(Double.doubleToRawLongBits(v.expSumStore(a, 3, n, shift, d1, 1)),
+                    Double.doubleToRawLongBits(v.expSumStoreEntropy(a, 3, n, shift, d3, 1)), "n=" + n);
+            double t1 = v.entropyTerms;
+            assertEquals(Double.doubleToRawLongBits(v.expSumStore(a, 3, n, shift, d1, 1)),
+                    Double.doubleToRawLongBits(twin.expSumStoreEntropy(a, 3, n, shift, d4, 1)), "n=" + n);
+            assertEquals(Double.doubleToRawLongBits(t1), Double.doubleToRawLongBits(twin.entropyTerms), "n=" + n);
+            double want = 0;
+            for (int k = 0; k < n; k++) {
+                float x = a[3 + k] - shift;
+                want += FastExp.expf(x) * (double) x;
+            }
+            assertEquals(want, t1, 1e-6 * Math.abs(want) + 1e-30, "entropy term, n=" + n);
+            for (int k = 0; k < d3.length; k++) {
+                assertEquals(Float.floatToRawIntBits(d1[k]), Float.floatToRawIntBits(d3[k]));
+                assertEquals(Float.floatToRawIntBits(d1[k]), Float.floatToRawIntBits(d4[k]));
+            }
             for (int k = 0; k < d1.length; k++) {
                 assertEquals(Float.floatToRawIntBits(d1[k]), Float.floatToRawIntBits(d2[k]));
             }
@@ -198,7 +218,7 @@ class RowOpsTest {
         float[][] shifts = {new float[w], new float[w]};
         double[][] sums = {new double[w], new double[w]};
         for (int r = 0; r < 2; r++) {
-            java.util.Arrays.fill(maxs[r], Float.NEGATIVE_INFINITY);
+            Arrays.fill(maxs[r], Float.NEGATIVE_INFINITY);
         }
         for (int block = 0; block < 5; block++) {
             for (int k = 0; k < tile.length; k++) {
@@ -214,6 +234,50 @@ class RowOpsTest {
             assertEquals(args[1][t], args[0][t]);
             assertEquals(shifts[1][t], shifts[0][t]);
             assertEquals(sums[1][t], sums[0][t], 0.0, "lane " + t);
+        }
+    }
+
+    /**
+     * The NCW block update with the entropy term: max, arg, shift and sum bitwise those of {@code ncwForward},
+     * the entropy terms equal to a scalar update written for the vector's width, and close (relative 1e-6) to
+     * {@code Σ e (x - max)} of the lane's final max in double.
+     */
+    @Test
+    void ncwEntropyBlocks() {
+        int w = vec.tileWidth();
+        SplittableRandom rnd = new SplittableRandom(29);
+        float[] tile = new float[64 * w];
+        float[][] maxs = {new float[w], new float[w], new float[w]};
+        float[][] args = {new float[w], new float[w], new float[w]};
+        float[][] shifts = {new float[w], new float[w], new float[w]};
+        double[][] sums = {new double[w], new double[w], new double[w]};
+        double[][] ents = {new double[w], new double[w]};
+        for (float[] m : maxs) {
+            Arrays.fill(m, Float.NEGATIVE_INFINITY);
+        }
+        float[][] all = new float[w][5 * 64];
+        for (int block = 0; block < 5; block++) {
+            for (int k = 0; k < tile.length; k++) {
+                tile[k] = (float) (8 * rnd.nextDouble() - 4 + block);
+                all[k % w][block * 64 + k / w] = tile[k];
+            }
+            tile[3] = Float.NEGATIVE_INFINITY;
+            all[3][block * 64] = Float.NEGATIVE_INFINITY;
+            vec.ncwForward(tile, 64, block * 64, maxs[2], args[2], shifts[2], sums[2]);
+            vec.ncwForwardEntropy(tile, 64, block * 64, maxs[0], args[0], shifts[0], sums[0], ents[0]);
+            ScalarLanes.forwardEntropy(tile, w, 64, block * 64, maxs[1], args[1], shifts[1], sums[1], ents[1]);
+        }
+        for (int t = 0; t < w; t++) {
+            assertEquals(maxs[2][t], maxs[0][t]);
+            assertEquals(args[2][t], args[0][t]);
+            assertEquals(sums[2][t], sums[0][t], 0.0, "lane " + t);
+            assertEquals(ents[1][t], ents[0][t], 0.0, "lane " + t);
+            double want = 0;
+            for (float x : all[t]) {
+                double d = (double) x - maxs[0][t];
+                want += x == Float.NEGATIVE_INFINITY ? 0.0 : Math.exp(d) * d;
+            }
+            assertEquals(want, ents[0][t], 1e-6 * Math.abs(want), "lane " + t);
         }
     }
 
@@ -247,7 +311,8 @@ class RowOpsTest {
 
     /** The scalar NCW update written for an arbitrary tile width (ScalarRowOps fixes its own). */
     static final class ScalarLanes {
-        static void forward(float[] tile, int w, int kb, int v0, float[] max, float[] arg, float[] shift, double[] sum) {
+        static void forwardEntropy(float[] tile, int w, int kb, int v0, float[] max, float[] arg, float[] shift,
+                double[] sum, double[] ent) {
             for (int t = 0; t < w; t++) {
                 for (int v = 0; v < kb; v++) {
                     float x = tile[v * w + t];
@@ -257,14 +322,23 @@ class RowOpsTest {
                     }
                 }
             }
-            RowOps.rescale(w, max, shift, sum);
+            RowOps.rescale(w, max, shift, sum, ent);
             for (int t = 0; t < w; t++) {
                 float s = 0f;
+                float te = 0f;
                 for (int v = 0; v < kb; v++) {
-                    s += FastExp.expf(tile[v * w + t] - shift[t]);
+                    float x = tile[v * w + t] - shift[t];
+                    float e = FastExp.expf(x);
+                    s += e;
+                    te = Math.fma(e, Math.max(x, FastExp.X_MIN_F), te);
                 }
                 sum[t] += s;
+                ent[t] += te;
             }
+        }
+
+        static void forward(float[] tile, int w, int kb, int v0, float[] max, float[] arg, float[] shift, double[] sum) {
+            forwardEntropy(tile, w, kb, v0, max, arg, shift, sum, new double[w]);   // the terms do not touch the sums
         }
     }
 }

@@ -42,7 +42,7 @@ public final class CudaLossKernel implements LossKernel {
     private static final long DEFAULT_STAGING = 128L << 20;
     private static final long MAX_ROW_BYTES = 1L << 30;
     private static final System.Logger LOG = System.getLogger(CudaLossKernel.class.getName());
-    private static final int META_BYTES_PER_ROW = 8 + 4 + 4 + 4;   // loss, target, scale, arg
+    private static final int META_BYTES_PER_ROW = 8 + 4 + 4 + 4 + 8;   // loss, target, scale, arg, entropy
 
     private final CudaKernels kernels;
     private final Gpu gpu;
@@ -108,6 +108,15 @@ public final class CudaLossKernel implements LossKernel {
     /** @return true: label smoothing, z-loss and soft-capping run in the GPU kernels (SPEC section 7) */
     @Override
     public boolean supportsExtensions() {
+        return true;
+    }
+
+    /**
+     * @return true: the entropy (in the {@code _ext_} kernels' pass) and the arg-max (every kernel's) of SPEC
+     *         section 13 come back with the losses, on {@link #run}; {@link #runOnDevice} has no outputs
+     */
+    @Override
+    public boolean supportsOutputs() {
         return true;
     }
 
@@ -187,6 +196,12 @@ public final class CudaLossKernel implements LossKernel {
         if (p.vocab() == 0) {   // no target can be valid: every position is inactive
             Arrays.fill(tokenLoss, 0, rows, 0.0);
             Arrays.fill(tokenCorrect, 0, rows, false);
+            if (p.entropyOut() != null) {
+                Arrays.fill(p.entropyOut(), 0, rows, 0.0);
+            }
+            if (p.argMaxOut() != null) {
+                Arrays.fill(p.argMaxOut(), 0, rows, -1);
+            }
             return;
         }
         gpu.makeCurrent();
@@ -300,6 +315,7 @@ public final class CudaLossKernel implements LossKernel {
             long dS = ws.scale.ensure(4L * chunk);
             long dL = ws.loss.ensure(8L * chunk);
             long dA = ws.arg.ensure(4L * chunk);
+            long dE = p.entropyOut() != null ? ws.entropy.ensure(8L * chunk) : 0;
             int chunks = (int) ((rows + (long) chunk - 1) / chunk);
             Gpu.Event[] done = new Gpu.Event[2];
             boolean inFlight = false;
@@ -319,9 +335,12 @@ public final class CudaLossKernel implements LossKernel {
                         s.copyToDevice(dS, meta, scaleOff(), 4L * n);
                     }
                     kernels.xent(s, in, g, dIn, pitch, 0, 1, n, vocab, dT, g == null ? 0 : dS, dGrad, pitch, 0, dL, dA,
-                            p.extensions(), 0);
+                            p.extensions(), dE);
                     s.copyToHost(meta, 0, dL, 8L * n);
                     s.copyToHost(meta, argOff(), dA, 4L * n);
+                    if (dE != 0) {
+                        s.copyToHost(meta, entropyOff(), dE, 8L * n);
+                    }
                     if (g != null) {
                         s.copyToHost(data, gradOffset, dGrad, (long) n * pitch * g.bytes);
                     }
@@ -366,6 +385,10 @@ public final class CudaLossKernel implements LossKernel {
 
         long argOff() {
             return 16L * chunk;
+        }
+
+        long entropyOff() {
+            return 20L * chunk;
         }
 
         /** Copies rows [r0, r0+n) into a slot: logits of active rows, targets and scales. */
@@ -417,6 +440,18 @@ public final class CudaLossKernel implements LossKernel {
                 int y = targets[i];
                 tokenLoss[i] = y < 0 ? 0.0 : meta.getDouble(8 * k);
                 tokenCorrect[i] = y >= 0 && meta.getInt((int) (argOff() + 4L * k)) == y;
+            }
+            double[] entropy = p.entropyOut();
+            int[] argMax = p.argMaxOut();
+            for (int k = 0; k < n && (entropy != null || argMax != null); k++) {
+                int i = r0 + k;
+                boolean active = targets[i] >= 0;
+                if (entropy != null) {
+                    entropy[i] = active ? meta.getDouble((int) (entropyOff() + 8L * k)) : 0.0;
+                }
+                if (argMax != null) {
+                    argMax[i] = active ? meta.getInt((int) (argOff() + 4L * k)) : -1;
+                }
             }
             if (g == null) {
                 return;

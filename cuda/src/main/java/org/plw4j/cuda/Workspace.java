@@ -19,6 +19,7 @@ final class Workspace implements AutoCloseable {
     final DeviceBuffer scale;
     final DeviceBuffer loss;
     final DeviceBuffer arg;
+    final DeviceBuffer entropy;
     final HostBuffer[] data = new HostBuffer[2];
     final HostBuffer[] meta = new HostBuffer[2];
 
@@ -36,6 +37,7 @@ final class Workspace implements AutoCloseable {
         this.scale = new DeviceBuffer(this);
         this.loss = new DeviceBuffer(this);
         this.arg = new DeviceBuffer(this);
+        this.entropy = new DeviceBuffer(this);
         for (int k = 0; k < 2; k++) {
             data[k] = new HostBuffer(this);
             meta[k] = new HostBuffer(this);
@@ -57,6 +59,7 @@ final class Workspace implements AutoCloseable {
             scale.close();
             loss.close();
             arg.close();
+            entropy.close();
             for (int k = 0; k < 2; k++) {
                 data[k].close();
                 meta[k].close();

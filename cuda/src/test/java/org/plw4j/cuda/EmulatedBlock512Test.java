@@ -1,9 +1,15 @@
 package org.plw4j.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.plw4j.kernel.ElementType;
+import org.plw4j.kernel.LossProblem;
+import org.plw4j.kernel.Memory;
+import org.plw4j.kernel.ReferenceKernel;
 
 /**
  * The kernels as bundled (blocks of 512 threads) in the CPU emulation, on a few problems against
@@ -60,6 +66,33 @@ class EmulatedBlock512Test {
                 .extensions(KernelAgreementCases.ALL);
         f.fillRandom();
         f.check(k);
+        k.closeAll();
+    }
+
+    /** The entropy output (SPEC section 13) at 512 threads: the second block reduction of the entropy terms. */
+    @Test
+    void entropyOfLongRows() {
+        CudaLossKernel k = new CudaLossKernel(gpu.kernels(-1), 1 << 20, 4096);
+        int rows = 3;
+        int vocab = 9001;
+        float[] z = new float[rows * vocab];
+        SplittableRandom r = new SplittableRandom(15);
+        for (int i = 0; i < z.length; i++) {
+            z[i] = (float) ((r.nextDouble() * 2 - 1) * 6);
+        }
+        z[vocab + 17] = Float.NEGATIVE_INFINITY;   // a masked entry: probability 0
+        int[] targets = {5, 9000, -1};
+        double[][] entropy = new double[2][rows];
+        int[][] arg = new int[2][rows];
+        for (int pass = 0; pass < 2; pass++) {
+            LossProblem p = LossProblem.builder().shape(1, rows, vocab).logitsNwc(Memory.of(z.clone()))
+                    .targets(targets).entropyOut(entropy[pass]).argMaxOut(arg[pass]).build();
+            (pass == 0 ? ReferenceKernel.INSTANCE : k).run(p, new double[rows], new boolean[rows]);
+        }
+        for (int i = 0; i < rows; i++) {
+            KernelAgreementCases.Case.assertClose(entropy[0][i], entropy[1][i], 1e-5, 1e-5, "entropy " + i);
+        }
+        assertArrayEquals(arg[0], arg[1]);
         k.closeAll();
     }
 }

@@ -323,11 +323,16 @@ public final class GpuCheck {
         final double[] loss;
         final boolean[] correct;
         final Memory grad;
+        /** The outputs of SPEC section 13 (entropy, arg-max). */
+        final double[] entropy;
+        final int[] argMax;
 
         Result(int rows, Memory grad) {
             this.loss = new double[rows];
             this.correct = new boolean[rows];
             this.grad = grad;
+            this.entropy = new double[rows];
+            this.argMax = new int[rows];
         }
     }
 
@@ -349,9 +354,13 @@ public final class GpuCheck {
             }
             double[] l = new double[n];
             boolean[] c = new boolean[n];
-            ReferenceKernel.INSTANCE.run(b.build(), l, c);
+            double[] e = new double[n];
+            int[] a = new int[n];
+            ReferenceKernel.INSTANCE.run(b.entropyOut(e).argMaxOut(a).build(), l, c);
             System.arraycopy(l, 0, res.loss, r0, n);
             System.arraycopy(c, 0, res.correct, r0, n);
+            System.arraycopy(e, 0, res.entropy, r0, n);
+            System.arraycopy(a, 0, res.argMax, r0, n);
         });
         return res;
     }
@@ -426,6 +435,15 @@ public final class GpuCheck {
         return res;
     }
 
+    /** A forward run that also asks for the entropy and arg-max outputs (the {@code _ext_} kernels). */
+    Result cudaWithOutputs(Inputs in) {
+        Result res = new Result(in.rows, null);
+        LossProblem p = LossProblem.builder().shape(1, in.rows, in.vocab).logitsNwc(in.logits()).targets(in.targets)
+                .extensions(in.ext).entropyOut(res.entropy).argMaxOut(res.argMax).build();
+        kernel.run(p, res.loss, res.correct);
+        return res;
+    }
+
     void compare(DType dt, int vocab, int rows, int seed, boolean devicePaths) {
         compare(dt, vocab, rows, seed, devicePaths, LossExtensions.NONE);
     }
@@ -468,7 +486,21 @@ public final class GpuCheck {
             j.put("gradErrOverBound", worst);
             gradOk = worst <= 1.0;
         }
-        boolean ok = lossErr <= FP32_TOL && hitMismatch == 0 && gradOk && repeat && fwdSame;
+        // SPEC section 13: entropy within the loss's bound (relative to 1 + H), arg-max exact, the loss unchanged
+        Result o = cudaWithOutputs(in);
+        double entropyErr = 0;
+        int argMismatch = 0;
+        for (int r = 0; r < rows; r++) {
+            double want = ref.entropy[r];
+            entropyErr = Math.max(entropyErr, Double.compare(want, o.entropy[r]) == 0 ? 0.0
+                    : Math.abs(want - o.entropy[r]) / (1 + Math.abs(want)));
+            argMismatch += ref.argMax[r] == o.argMax[r] ? 0 : 1;
+        }
+        boolean outputsLeaveLoss = sameBits(a.loss, o.loss);
+        j.put("entropyMaxErr", entropyErr).put("argmaxOutMismatches", argMismatch)
+                .put("outputsLeaveLoss", outputsLeaveLoss);
+        boolean ok = lossErr <= FP32_TOL && hitMismatch == 0 && gradOk && repeat && fwdSame && !(entropyErr > FP32_TOL)
+                && argMismatch == 0 && outputsLeaveLoss;
         if (devicePaths) {
             boolean[] dp = devicePaths(in, a);
             j.put("deviceEqualsStaged", dp[0]).put("inPlaceEqualsStaged", dp[1]).put("deviceSumsOk", dp[2]);
