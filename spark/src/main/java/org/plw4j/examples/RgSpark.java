@@ -52,7 +52,7 @@ import scala.Tuple2;
  *
  * <pre>
  * java --add-opens=... -cp ... org.plw4j.examples.RgSpark data.jsonl --chat-template llama-2 [--master local[*]]
- * spark-submit --class org.plw4j.examples.RgSpark plw4j-spark-job.jar hdfs:///data/*.jsonl --json
+ * spark-submit --class org.plw4j.examples.RgSpark plw4j-spark-job.jar hdfs:///data/train.jsonl --json
  * </pre>
  *
  * <p>Runs {@code local[*]} unless {@code --master} or {@code spark.master} (as {@code spark-submit} sets it)
@@ -193,7 +193,7 @@ public final class RgSpark implements Callable<Integer> {
                 RecordReader.Format f = format;
                 parts = sc.binaryFiles(in.file(), 1).map(file -> countFile(job.value(), f, file)).collect();
             }
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // a failed task arrives as a SparkException, which Java does not see declared
             throw new IOException(in.file() + ": the Spark job failed: " + rootMessage(e), e);
         }
         RgTally tally = new RgTally(report.shownErrors());

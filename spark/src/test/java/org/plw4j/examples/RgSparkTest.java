@@ -29,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * report (JSON and tables) and the error lines must be equal character for character, so every count and
  * every statistic is bitwise the local tool's (the partitions' summaries merge exactly). Files: the bundled
  * sample split into several partitions, the same records as a gzip-compressed JSON array and as Parquet,
- * chats with malformed records, blank lines and CR LF line ends; tokenizers jtokkit and GPT-2's
+ * chats with malformed records, blank lines and LF, CR LF and CR line ends; tokenizers jtokkit and GPT-2's
  * {@code tokenizer.json} (examples' test resources, shipped to the executors with the job).
  */
 class RgSparkTest {
@@ -73,7 +73,7 @@ class RgSparkTest {
             } else {
                 String more = i % 3 == 0 ? ", {\"role\": \"user\", \"content\": \"and twice that?\"}, {\"role\": "
                         + "\"assistant\", \"content\": \"" + 2 * (i + i + 1) + ", the double\"}" : "";
-                sb.append(String.format(java.util.Locale.ROOT, message, i, i + 1, 2 * i + 1, more)).append(i % 2 == 0 ? "\r\n" : "\n");
+                sb.append(String.format(java.util.Locale.ROOT, message, i, i + 1, 2 * i + 1, more)).append(i % 2 == 0 ? "\r\n" : i % 5 == 0 ? "\r" : "\n");
             }
         }
         chats = tmp.resolve("chats.jsonl");
@@ -137,7 +137,7 @@ class RgSparkTest {
         assertEquals(0, local.code(), local.err());
         assertTrue(local.err().contains("chats.jsonl: malformed line 6: field 'messages' is missing or not an array"),
                 local.err());
-        assertSame(local, spark(args, "--partitions", "5"));
+        assertSame(local, spark(args, "--partitions", "7"));
         // the article's default (no template) and --count separate on the sample, jtokkit
         for (String method : new String[] {"article", "separate"}) {
             List<String> sample = List.of("--no-progress", "--json", "--count", method, SAMPLE.toString());
@@ -146,12 +146,20 @@ class RgSparkTest {
     }
 
     @Test
-    void aParquetFileWithoutTheFieldIsTheLocalError() {
+    void aParquetFileWithoutTheFieldIsTheLocalError() throws IOException {
         List<String> args = List.of("--no-progress", parquet.toString(), "--completion-field", "answer");
         Run local = local(args);
         assertEquals(2, local.code());
         assertTrue(local.err().startsWith("error: " + parquet + " has no column 'answer'"), local.err());
         assertSame(local, spark(args));
+        // a file that is not Parquet fails its task: an I/O error (exit code 1) naming the file, as rg-report's
+        Path bad = tmp.resolve("bad.parquet");
+        Files.writeString(bad, "not parquet");
+        List<String> badArgs = List.of("--no-progress", bad.toString());
+        assertEquals(1, local(badArgs).code());
+        Run failed = spark(badArgs);
+        assertEquals(1, failed.code(), failed.err());
+        assertTrue(failed.err().startsWith("error: cannot read: " + bad + ": the Spark job failed: "), failed.err());
         Run badPartitions = spark(List.of(SAMPLE.toString()), "--partitions", "-1");
         assertEquals(2, badPartitions.code());
         assertTrue(badPartitions.err().contains("--partitions must be >= 0, was -1"), badPartitions.err());
