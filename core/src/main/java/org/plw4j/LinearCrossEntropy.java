@@ -7,7 +7,8 @@
  *                                    (the LossKernel contract; TokenPlan gives targets and gradScale, so
  *                                    PLW, shift, ignore index and every normalisation are the logits path's)
  *   dH_c = G·W                       GEMM [c, V]·[V, H] into a reused [C, H] buffer, then copied to dL/dh
- *   dW  += Gᵀ·h_c                    GEMM with beta = 1 into dL/dW
+ *   dW  += Gᵀ·h_c                    GEMM into dL/dW, beta = 1 (beta = 0 for the first chunk when dL/dW is
+ *                                    overwritten: no zeroing pass over [V, H])
  *   db  += Σ_rows G
  * Positions are ordered weighted rows first (gradScale != 0), then the rows of weight 0 that are only
  * measured: these never enter the two backward GEMMs, and ZeroWeightRows.SKIPPED leaves them out entirely.
@@ -82,7 +83,8 @@ final class LinearCrossEntropy {
         Shape s = checkInputs(hidden, weight, bias, inputIds, mask);
         int chunk = chunkRows(cfg.linear().chunkBytes(), s);
         TokenPlan plan = plan(cfg, s, inputIds, mask, false);
-        return new Engine(cfg, s, plan, hidden, widened(weight, s), widened(bias, s), chunk).run(null, null, null);
+        return new Engine(cfg, s, plan, hidden, widened(weight, s), widened(bias, s), chunk).run(null, null, null, false,
+                false);
     }
 
     static LinearLossResult withGradient(LossSettings cfg, INDArray hidden, INDArray weight,
@@ -117,19 +119,14 @@ final class LinearCrossEntropy {
             dh.assign(0);
         }
         boolean accumulate = gradientMode == GradientMode.ACCUMULATE;
-        if (!accumulate) {
-            if (weightGradOut != null) {
-                dw.assign(0);
-            }
-            if (biasGradOut != null) {
-                db.assign(0);
-            }
-        }
+        // OVERWRITE: the first backward chunk writes dW with beta = 0 (no separate zeroing pass over [V, H])
+        boolean keepW = accumulate && weightGradOut != null;
+        boolean keepB = accumulate && biasGradOut != null;
         // 16-bit: the weight and bias gradients are summed in the compute type and rounded once at the end
-        INDArray dwSum = sumOf(dw, s, accumulate && weightGradOut != null);
-        INDArray dbSum = db == null ? null : sumOf(db, s, accumulate && biasGradOut != null);
+        INDArray dwSum = sumOf(dw, s, keepW);
+        INDArray dbSum = db == null ? null : sumOf(db, s, keepB);
         LossResult metrics = new Engine(cfg, s, plan, hidden, widened(weight, s), widened(bias, s), chunk)
-                .run(dh, dwSum, dbSum);
+                .run(dh, dwSum, dbSum, !keepW, !keepB);
         if (dwSum != dw) {
             dw.assign(dwSum);
         }
@@ -345,6 +342,9 @@ final class LinearCrossEntropy {
         private final LossKernel kernel;
         private final double[] tokenLoss;
         private final boolean[] tokenCorrect;
+        /** Whether dW (db) still holds contents to be replaced rather than added to. */
+        private boolean freshW;
+        private boolean freshB;
 
         Engine(LossSettings cfg, Shape s, TokenPlan plan, INDArray hidden, INDArray weight, INDArray bias,
                 int chunk) {
@@ -362,8 +362,10 @@ final class LinearCrossEntropy {
         }
 
         /** Runs every chunk; the gradient arrays are null for the forward only, else written/accumulated. */
-        LossResult run(INDArray dh, INDArray dw, INDArray db) {
+        LossResult run(INDArray dh, INDArray dw, INDArray db, boolean overwriteW, boolean overwriteB) {
             boolean gradient = dw != null;
+            freshW = overwriteW;
+            freshB = overwriteB;
             int[] backward = positions(gradient, true);
             int[] forwardOnly = positions(gradient, false);
             int rows = Math.max(1, Math.min(chunk, Math.max(backward.length, forwardOnly.length)));
@@ -383,6 +385,12 @@ final class LinearCrossEntropy {
             } finally {
                 // the kernel reads and writes z through raw addresses: keep its owner alive until it is done
                 Reference.reachabilityFence(z);
+            }
+            if (gradient && freshW) {
+                dw.assign(0); // no row carried weight: dL/dW = 0
+            }
+            if (db != null && freshB) {
+                db.assign(0);
             }
             return plan.reduce(tokenLoss, tokenCorrect, null, kernel.name());
         }
@@ -442,9 +450,16 @@ final class LinearCrossEntropy {
             }
             Nd4j.gemm(zv, weight, rowsOf(dhc, c), false, false, 1.0, 0.0);
             scatter(pos, from, c, dhc, dh);
-            Nd4j.gemm(zv, hRows, dw, true, false, 1.0, 1.0);
+            Nd4j.gemm(zv, hRows, dw, true, false, 1.0, freshW ? 0.0 : 1.0);
+            freshW = false;
             if (db != null) {
-                db.addi(zv.sum(0).reshape(db.shape()));
+                INDArray sum = zv.sum(0).reshape(db.shape());
+                if (freshB) {
+                    db.assign(sum);
+                } else {
+                    db.addi(sum);
+                }
+                freshB = false;
             }
         }
 

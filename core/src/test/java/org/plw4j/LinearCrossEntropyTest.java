@@ -401,6 +401,47 @@ class LinearCrossEntropyTest {
         }
     }
 
+    /**
+     * OVERWRITE replaces whatever the caller's arrays held, NaN included (the first chunk's GEMM runs with
+     * beta = 0 instead of a zeroing pass): the result is that of new arrays (INDArray.equals: every element
+     * within 1e-5 on values of order 1, and no NaN), for a C-order and a transposed weight gradient, one chunk and
+     * several; with every target ignored the arrays become zeros.
+     */
+    @Test
+    void overwriteReplacesNanContentsOfCallerArrays() {
+        Random rnd = new Random(91);
+        INDArray hidden = gaussian(rnd, 1, 2, 5, 3);
+        INDArray weight = gaussian(rnd, 1, 7, 3);
+        INDArray bias = gaussian(rnd, 1, 7);
+        INDArray ids = Nd4j.createFromArray(new int[][] {{1, 2, 3, 4, 5}, {6, 0, 1, 2, 3}});
+        PromptCompletionMask mask = PromptCompletionMask.ofPromptLengths(new int[] {2, 1}, new int[] {5, 4}, 5,
+                Padding.RIGHT);
+        for (int rows : new int[] {1, 3, 10}) {
+            WeightedCausalLMLoss cfg = rows(WeightedCausalLMLoss.withDefaults().withPromptLossWeight(0.1), rows, 7, 3,
+                    DataType.DOUBLE);
+            LinearLossResult fresh = cfg.computeFromHiddenWithGradient(hidden, weight, bias, ids, mask);
+            for (boolean transposed : new boolean[] {false, true}) {
+                INDArray dh = Nd4j.valueArrayOf(hidden.shape(), Double.NaN, DataType.DOUBLE);
+                INDArray dw = transposed ? Nd4j.valueArrayOf(new long[] {3, 7}, Double.NaN, DataType.DOUBLE).transpose()
+                        : Nd4j.valueArrayOf(weight.shape(), Double.NaN, DataType.DOUBLE);
+                INDArray db = Nd4j.valueArrayOf(bias.shape(), Double.NaN, DataType.DOUBLE);
+                LinearLossResult r = cfg.computeFromHiddenWithGradient(hidden, weight, bias, ids, mask, dh, dw, db,
+                        GradientMode.OVERWRITE);
+                String what = rows + " rows, transposed " + transposed;
+                assertEquals(fresh.hiddenGradient(), r.hiddenGradient(), what + ": dL/dh");
+                assertEquals(fresh.weightGradient(), r.weightGradient(), what + ": dL/dW");
+                assertEquals(fresh.biasGradient(), r.biasGradient(), what + ": dL/db");
+            }
+        }
+        PromptCompletionMask ignored = PromptCompletionMask.ofRoles(new int[2][5]);
+        INDArray dw = Nd4j.valueArrayOf(weight.shape(), Double.NaN, DataType.DOUBLE);
+        INDArray db = Nd4j.valueArrayOf(bias.shape(), Double.NaN, DataType.DOUBLE);
+        WeightedCausalLMLoss.withDefaults().computeFromHiddenWithGradient(hidden, weight, bias, ids, ignored, null, dw,
+                db, GradientMode.OVERWRITE);
+        assertEquals(Nd4j.zeros(DataType.DOUBLE, 7, 3), dw, "all ignored: dL/dW = 0");
+        assertEquals(Nd4j.zeros(DataType.DOUBLE, 7), db, "all ignored: dL/db = 0");
+    }
+
     @Test
     void derivedChunkBudgetIsAShareOfTheLogitsWithACapAndAFloorOfRows() {
         // one row needs (32000 + 2*512) * 4 = 132096 bytes (V = 32000, H = 512, fp32)
