@@ -212,8 +212,12 @@ interface TokenCounter extends AutoCloseable {
      * @return the UTF-8 length of {@code text[from, to)}
      */
     static int utf8Length(String text, int from, int to) {
-        int bytes = 0;
-        for (int i = from; i < to; i++) {
+        int i = from;
+        while (i < to && text.charAt(i) < 0x80) {
+            i++; // ASCII, the common case: one byte a character
+        }
+        int bytes = i - from;
+        for (; i < to; i++) {
             char ch = text.charAt(i);
             if (ch < 0x80) {
                 bytes++;
