@@ -64,7 +64,8 @@ import picocli.CommandLine.Spec;
  * pretrained model whose prompt loss is already low; every fine-tuning run then starts from those
  * weights. {@code --seeds K} repeats every PLW with K seeds (the batch order; the initial weights too
  * when there is no pretraining); runs with the same seed see the batches in the same order, so within a
- * seed only the PLW differs. The runs go in parallel, one per core, each single-threaded inside ND4J.
+ * seed only the PLW differs. The runs go in parallel, one per core, each single-threaded inside ND4J (as
+ * is the pretraining), and ND4J's thread settings are restored at the end.
  * Validation uses {@link WeightedCausalLMLoss} on the network's output ({@code NCW} logits, shift off):
  * the answer accuracy is plw4j's {@code completionAccuracy}, the arg-max over the <em>whole</em>
  * vocabulary at the answer position (a restricted arg-max over the four letters is reported too).
@@ -236,10 +237,12 @@ public final class PlwExperiment implements Callable<Integer> {
         Random dataRandom = new Random(seed);
         List<SyntheticRace.Example> train = race.generate(trainSize, filler, shuffleOptions, dataRandom);
         List<SyntheticRace.Example> val = race.generate(valSize, filler, shuffleOptions, dataRandom);
-        // pretraining texts: further draws of the generator (so apart from train and validation), answers cut off
+        // pretraining texts: draws of the generator from a stream of their own (so apart from train and validation,
+        // and the same whatever their sizes), answers cut off
         List<SyntheticRace.Example> pretrainData = new ArrayList<>();
         if (pretrain) {
-            for (SyntheticRace.Example e : race.generate(pretrainTexts, filler, shuffleOptions, dataRandom)) {
+            Random textRandom = new Random(~seed);
+            for (SyntheticRace.Example e : race.generate(pretrainTexts, filler, shuffleOptions, textRandom)) {
                 pretrainData.add(new SyntheticRace.Example(Arrays.copyOf(e.tokens, e.promptLength), e.promptLength, -1));
             }
         }
@@ -252,9 +255,6 @@ public final class PlwExperiment implements Callable<Integer> {
             c[i] = train.get(i).tokens.length - train.get(i).promptLength;
         }
         for (SyntheticRace.Example e : val) {
-            length = Math.max(length, e.tokens.length);
-        }
-        for (SyntheticRace.Example e : pretrainData) {
             length = Math.max(length, e.tokens.length);
         }
         RgSummary rg = GenerationRatio.summarize(p, c);
@@ -297,18 +297,19 @@ public final class PlwExperiment implements Callable<Integer> {
             return t;
         });
         try {
+            // Every training single-threaded inside ND4J (restored at the end), the runs in parallel: its threads
+            // spin against each other and against other processes on a busy machine (pretraining with two ND4J
+            // threads on a loaded 2-core VM took 2.3 s a step, a single-threaded run 0.34 s).
+            Nd4j.getEnvironment().setMaxMasterThreads(1);
+            Nd4j.getEnvironment().setMaxThreads(1);
             if (pretrain && pre == null) {
-                pre = pretrain(race, new Data(pretrainData, length), pretrainFile, key, bar, o);
+                int textLength = pretrainData.stream().mapToInt(e -> e.tokens.length).max().orElse(1);
+                pre = pretrain(race, new Data(pretrainData, textLength), pretrainFile, key, bar, o);
             }
             if (pre != null) {
                 o.printf(Locale.ROOT, "pretraining: %s %s (%d steps, %.1f s when made, final training loss %.4f)%n",
                         pre.reused() ? "reused" : "wrote", pre.file(), pre.steps(), pre.seconds(), pre.finalObjective());
                 o.flush();
-            }
-            if (workers > 1) {
-                // each run single-threaded inside ND4J (restored at the end); the runs share the cores
-                Nd4j.getEnvironment().setMaxMasterThreads(1);
-                Nd4j.getEnvironment().setMaxThreads(1);
             }
             INDArray startWeights = pre == null ? null : pre.weights();
             List<Future<Run>> futures = new ArrayList<>();
@@ -438,9 +439,9 @@ public final class PlwExperiment implements Callable<Integer> {
 
     /** Every setting the pretrained weights depend on (the file name is its hash). */
     private String pretrainKey(SyntheticRace race) {
-        return String.format(Locale.ROOT, "v1 vocab=%d facts=%d filler=%d shuffle=%b train=%d val=%d seed=%d texts=%d "
+        return String.format(Locale.ROOT, "v2 vocab=%d facts=%d filler=%d shuffle=%b seed=%d texts=%d "
                         + "epochs=%d lr=%s batch=%d embed=%d hidden=%d dilations=%s", race.vocabularySize(), facts,
-                filler, shuffleOptions, trainSize, valSize, seed, pretrainTexts, pretrainEpochs, pretrainLr, batch,
+                filler, shuffleOptions, seed, pretrainTexts, pretrainEpochs, pretrainLr, batch,
                 embed, hidden, Arrays.toString(DILATIONS));
     }
 
