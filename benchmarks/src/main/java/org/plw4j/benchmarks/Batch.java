@@ -58,17 +58,33 @@ final class Batch {
         this.mask = PromptCompletionMask.ofRoles(roles);
         this.targets = new int[b * n];
         this.weights = new double[b * n];
+        this.weightSum = shifted(ids, roles, PLW, targets, weights);
+    }
+
+    /**
+     * The targets and weights per logit position {@code i = r*N + t} under the shift: the id and weight of token
+     * {@code t+1} (completion 1, prompt {@code plw}, ignored 0), target 0 and weight 0 at {@code t = N-1}.
+     *
+     * @param ids token ids {@code [B][N]}
+     * @param roles role codes {@code [B][N]}
+     * @param plw the prompt loss weight
+     * @param targets receives the targets, length {@code B*N}
+     * @param weights receives the weights, length {@code B*N}
+     * @return the sum of the weights
+     */
+    static double shifted(int[][] ids, int[][] roles, double plw, int[] targets, double[] weights) {
         double sum = 0;
-        for (int r = 0; r < b; r++) {
+        for (int r = 0; r < ids.length; r++) {
+            int n = ids[r].length;
             for (int t = 0; t + 1 < n; t++) {
                 int i = r * n + t;
                 targets[i] = ids[r][t + 1];
                 int role = roles[r][t + 1];
-                weights[i] = role == TokenRole.COMPLETION.code() ? 1.0 : role == TokenRole.PROMPT.code() ? PLW : 0.0;
+                weights[i] = role == TokenRole.COMPLETION.code() ? 1.0 : role == TokenRole.PROMPT.code() ? plw : 0.0;
                 sum += weights[i];
             }
         }
-        this.weightSum = sum;
+        return sum;
     }
 
     /** @return bytes of the logits */

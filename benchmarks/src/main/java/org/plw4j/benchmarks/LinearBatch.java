@@ -66,16 +66,7 @@ final class LinearBatch {
         this.mask = PromptCompletionMask.ofRoles(roles);
         this.targets = new int[b * n];
         this.weights = new double[b * n];
-        double sum = 0;
-        for (int r = 0; r < b; r++) {
-            for (int t = 0; t + 1 < n; t++) {
-                int i = r * n + t;
-                targets[i] = ids[r][t + 1];
-                weights[i] = roles[r][t + 1] == TokenRole.COMPLETION.code() ? 1.0 : plw;
-                sum += weights[i];
-            }
-        }
-        this.weightSum = sum;
+        this.weightSum = Batch.shifted(ids, roles, plw, targets, weights);
     }
 
     /** @return bytes of the materialised fp32 logits {@code [B*N, V]} */

@@ -18,9 +18,8 @@ import org.deeplearning4j.nn.conf.layers.LSTM;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -52,31 +51,18 @@ import org.plw4j.PromptLossWeightSchedule;
  * The networks are tiny (V 5, mb 3, T 4), so all rows fit one chunk of the default budget; chunking itself is
  * covered by {@code LinearCrossEntropyTest}.
  */
+@ExtendWith(DoublePrecision.class)
 class FusedLinearLayerTest {
-    private static final int V = 5;
+    // the tiny problem of WeightedCausalLMOutputLayerTest: prompt, completion and padding in every row
+    private static final int V = WeightedCausalLMOutputLayerTest.V;
+    private static final int HIDDEN = WeightedCausalLMOutputLayerTest.HIDDEN;
+    private static final int MB = WeightedCausalLMOutputLayerTest.MB;
+    private static final int T = WeightedCausalLMOutputLayerTest.T;
+    private static final int[][] IDS = WeightedCausalLMOutputLayerTest.IDS;
+    private static final int[][] ROLES = WeightedCausalLMOutputLayerTest.ROLES;
     private static final int EMBED = 4;
     private static final int N_IN = 2;
-    private static final int HIDDEN = 3;
-    private static final int MB = 3;
-    private static final int T = 4;
-    /** Targets and roles [mb][T] (as WeightedCausalLMOutputLayerTest): prompt, completion, padding. */
-    private static final int[][] IDS = {{1, 4, 0, 2}, {3, 2, 2, 0}, {0, 1, 9, -9}};
-    private static final int[][] ROLES = {{1, 1, 2, 2}, {1, 2, 2, 2}, {1, 2, 0, 0}};
-    private static final int[][] TOKENS = {{0, 3, 1, 4}, {2, 2, 0, 1}, {4, 1, 3, 3}};
     private static final double STEP_TOLERANCE = 1e-13;
-
-    private static DataType savedDefault;
-
-    @BeforeAll
-    static void doublePrecision() {
-        savedDefault = Nd4j.dataType();
-        Nd4j.setDefaultDataTypes(DataType.DOUBLE, DataType.DOUBLE); // GradientCheckUtil requires it
-    }
-
-    @AfterAll
-    static void restore() {
-        Nd4j.setDefaultDataTypes(savedDefault, savedDefault);
-    }
 
     private static WeightedCausalLMOutputLayer.Builder head(double plw, RNNFormat format, boolean fused) {
         return new WeightedCausalLMOutputLayer.Builder(plw).fusedLinear(fused).nIn(HIDDEN).nOut(V).dataFormat(format);
@@ -128,7 +114,7 @@ class FusedLinearLayerTest {
     }
 
     private static DataSet batch(RNNFormat format, DataType dt) {
-        return new DataSet(Nd4j.createFromArray(TOKENS).castTo(dt), Dl4jNetworkTest.labels(IDS, ROLES, format).castTo(dt));
+        return WeightedCausalLMOutputLayerTest.lmBatch(format, dt);
     }
 
     private static double maxAbsDiff(INDArray a, INDArray b) {
@@ -162,7 +148,7 @@ class FusedLinearLayerTest {
         mask.putScalar(0, 1, 0);
         mask.putScalar(2, 0, 0);
         boolean ok = GradientCheckUtil.checkGradients(new GradientCheckUtil.GraphConfig().net(net)
-                .inputs(new INDArray[] {Nd4j.createFromArray(TOKENS).castTo(DataType.DOUBLE)})
+                .inputs(new INDArray[] {WeightedCausalLMOutputLayerTest.tokens(DataType.DOUBLE)})
                 .labels(new INDArray[] {Dl4jNetworkTest.labels(IDS, ROLES, RNNFormat.NWC)})
                 .labelMask(new INDArray[] {mask})
                 .epsilon(1e-6).maxRelError(1e-5).minAbsoluteError(1e-8)

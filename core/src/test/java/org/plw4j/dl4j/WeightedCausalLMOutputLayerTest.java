@@ -75,15 +75,15 @@ import org.plw4j.WeightedCausalLMLoss;
  * All networks are tiny (V 5, mb 3, T 4) and double precision unless stated.
  */
 class WeightedCausalLMOutputLayerTest {
-    private static final int V = 5;
+    static final int V = 5;
     private static final int EMBED = 4;
     private static final int N_IN = 2;
-    private static final int HIDDEN = 3;
-    private static final int MB = 3;
-    private static final int T = 4;
+    static final int HIDDEN = 3;
+    static final int MB = 3;
+    static final int T = 4;
     /** Targets and roles [mb][T]: prompt, completion and padding (any id) in every row (as Dl4jNetworkTest). */
-    private static final int[][] IDS = {{1, 4, 0, 2}, {3, 2, 2, 0}, {0, 1, 9, -9}};
-    private static final int[][] ROLES = {{1, 1, 2, 2}, {1, 2, 2, 2}, {1, 2, 0, 0}};
+    static final int[][] IDS = {{1, 4, 0, 2}, {3, 2, 2, 0}, {0, 1, 9, -9}};
+    static final int[][] ROLES = {{1, 1, 2, 2}, {1, 2, 2, 2}, {1, 2, 0, 0}};
     /** Input token ids [mb][T] for the embedding networks. */
     private static final int[][] TOKENS = {{0, 3, 1, 4}, {2, 2, 0, 1}, {4, 1, 3, 3}};
     private static final int MAX_PER_PARAM = 5;
