@@ -197,13 +197,14 @@ final class RecordReader {
                     continue;
                 }
             }
-            byte b = buf[scan];
-            if (b == '\n' || b == '\r') {
+            byte b = 0;
+            while (scan < end && (b = buf[scan]) != '\n' && b != '\r') {
+                scan++;
+            }
+            if (scan < end) {
                 lines.line(++lineNo, buf, start, scan - start, sink);
                 skipLf = b == '\r';
                 start = ++scan;
-            } else {
-                scan++;
             }
         }
         if (end > start) {
@@ -216,14 +217,13 @@ final class RecordReader {
      * the Spark job share, so that both see every line alike.
      */
     static final class Lines {
-        private final ObjectReader bytes;
-        private final ObjectMapper text;
+        /** A line holds one value: "{...} trailing" is malformed. Thread-safe, shared (its caches warm). */
+        private static final ObjectMapper TEXT = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+        private static final ObjectReader BYTES = TEXT.reader();
+        private final ObjectReader bytes = BYTES;
+        private final ObjectMapper text = TEXT;
 
         Lines() {
-            // a line holds one value: "{...} trailing" is malformed
-            ObjectMapper mapper = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
-            this.text = mapper;
-            this.bytes = mapper.reader();
         }
 
         /**

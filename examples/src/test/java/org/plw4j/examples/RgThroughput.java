@@ -30,8 +30,8 @@ import picocli.CommandLine;
  * on a data set (default the bundled sample), the tokenizer alone on the texts the report tokenizes
  * (its own encode call: jtokkit's {@code encodeOrdinary}, DJL's {@code encode}) against the whole report
  * (file read, JSON, rendering, offsets, split, summary, printed report) with the tokenizer open, in one
- * JVM, interleaved pass by pass (alternating which goes first), medians of the passes' CPU time of the
- * thread (so that other processes on a loaded machine count less). Tokenizers:
+ * JVM, interleaved pass by pass (alternating which goes first), medians (and minima) of the passes' CPU
+ * time of the thread (so that other processes on a loaded machine count less). Tokenizers:
  * jtokkit {@code cl100k_base} and GPT-2's {@code tokenizer.json} (test resources) through DJL; with
  * and without a chat template.
  *
@@ -65,8 +65,8 @@ public final class RgThroughput {
         }
         System.out.printf(Locale.ROOT, "%s: %,d examples, %,d bytes; %d rounds (medians); %s%n", file, records.size(),
                 Files.size(file), rounds, loadAverage());
-        System.out.printf(Locale.ROOT, "%-34s %-9s %12s %12s %12s %12s %7s%n", "tokenizer", "template", "tok ex/s",
-                "tok tokens/s", "report ex/s", "rep tokens/s", "ratio");
+        System.out.printf(Locale.ROOT, "%-34s %-9s %12s %12s %12s %12s %7s %9s%n", "tokenizer", "template", "tok ex/s",
+                "tok tokens/s", "report ex/s", "rep tokens/s", "ratio", "ratio min");
         Encoding cl100k = Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.CL100K_BASE);
         try (HuggingFaceTokenizer hf = HuggingFaceTokenizer.newInstance(gpt2,
                 Map.of("truncation", "false", "padding", "false", "addSpecialTokens", "false"))) {
@@ -119,9 +119,10 @@ public final class RgThroughput {
         }
         double tm = median(tok);
         double rm = median(rep);
-        System.out.printf(Locale.ROOT, "%-34s %-9s %12.0f %12.0f %12.0f %12.0f %7.3f%s%n", name,
+        System.out.printf(Locale.ROOT, "%-34s %-9s %12.0f %12.0f %12.0f %12.0f %7.3f %9.3f%s%n", name,
                 template == null ? "none" : template, texts.size() / tm, textTokens / tm, texts.size() / rm,
-                tokens / rm, rm / tm, tokens == textTokens ? "" : "  (token totals differ: " + tokens + " vs "
+                tokens / rm, rm / tm, Arrays.stream(rep).min().orElseThrow() / Arrays.stream(tok).min().orElseThrow(),
+                tokens == textTokens ? "" : "  (token totals differ: " + tokens + " vs "
                         + textTokens + ")");
     }
 
