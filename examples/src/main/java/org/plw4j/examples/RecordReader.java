@@ -1,13 +1,17 @@
 package org.plw4j.examples;
 
 import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.ObjectReader;
+import com.fasterxml.jackson.databind.node.BooleanNode;
+import com.fasterxml.jackson.databind.node.NullNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
 import java.io.BufferedInputStream;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -219,11 +223,42 @@ final class RecordReader {
     static final class Lines {
         /** A line holds one value: "{...} trailing" is malformed. Thread-safe, shared (its caches warm). */
         private static final ObjectMapper TEXT = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
-        private static final ObjectReader BYTES = TEXT.reader();
-        private final ObjectReader bytes = BYTES;
-        private final ObjectMapper text = TEXT;
+        /** For the values inside a record (no check for what follows them). */
+        private static final ObjectMapper VALUES = new ObjectMapper();
 
         Lines() {
+        }
+
+        /**
+         * A record parsed from its UTF-8 bytes: string, boolean and null fields read straight from the parser,
+         * anything else as the tree reader reads it, the last of duplicate fields kept, as the tree reader
+         * keeps it.
+         *
+         * @throws IOException if the bytes are not one JSON value (bad UTF-8 included)
+         */
+        private static JsonNode parse(byte[] b, int off, int len) throws IOException {
+            try (JsonParser p = TEXT.createParser(b, off, len)) {
+                if (p.nextToken() != JsonToken.START_OBJECT) {
+                    return TEXT.readTree(new String(b, off, len, StandardCharsets.UTF_8)); // not an object
+                }
+                ObjectNode node = TEXT.getNodeFactory().objectNode();
+                JsonToken t;
+                while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+                    String name = p.currentName();
+                    JsonNode value = switch (p.nextToken()) {
+                        case VALUE_STRING -> TextNode.valueOf(p.getText());
+                        case VALUE_TRUE -> BooleanNode.TRUE;
+                        case VALUE_FALSE -> BooleanNode.FALSE;
+                        case VALUE_NULL -> NullNode.getInstance();
+                        default -> VALUES.readTree(p);
+                    };
+                    node.set(name, value);
+                }
+                if (t != JsonToken.END_OBJECT || p.nextToken() != null) {
+                    throw new JsonParseException(p, "not one JSON object"); // the text reader says what instead
+                }
+                return node;
+            }
         }
 
         /**
@@ -247,12 +282,12 @@ final class RecordReader {
             JsonNode node;
             try {
                 // UTF-8 bytes straight to the parser (no Reader, no String of the whole line)
-                node = bytes.readTree(b, off, len);
+                node = parse(b, off, len);
             } catch (IOException e) {
                 // Bad UTF-8 or bad JSON: parse the decoded text (bad bytes become U+FFFD, as a Reader decodes
                 // them), so that the record or the message is the one a text reader gives
                 try {
-                    node = text.readTree(new String(b, off, len, StandardCharsets.UTF_8));
+                    node = TEXT.readTree(new String(b, off, len, StandardCharsets.UTF_8));
                 } catch (JsonProcessingException t) {
                     sink.malformed(position, "invalid JSON: " + t.getOriginalMessage());
                     return;

@@ -73,4 +73,39 @@ class RecordReaderTest {
         });
         assertEquals(expected, got);
     }
+
+    @Test
+    void recordsAreWhatTheTreeReaderMakesOfThem() throws IOException {
+        // The expected nodes are Jackson's own tree reader's (ObjectMapper.readTree) on the same line.
+        String[] lines = {"{}", "{\"a\": \"x\", \"a\": \"last wins\"}", "{\"n\": 1, \"l\": 12345678901, \"b\": "
+                + "123456789012345678901234567890, \"f\": 1.5e3, \"neg\": -0.0}",
+            "{\"t\": true, \"f\": false, \"z\": null, \"u\": \"\\u00e9\\n\\ud83d\\ude00 é\"}",
+            "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": null}], "
+                + "\"meta\": {\"k\": [1, [2, {\"x\": \"y\"}]]}, \"e\": []}"};
+        com.fasterxml.jackson.databind.ObjectMapper tree = new com.fasterxml.jackson.databind.ObjectMapper();
+        RecordReader.Lines reader = new RecordReader.Lines();
+        for (String line : lines) {
+            byte[] b = ("  " + line + " ").getBytes(StandardCharsets.UTF_8);
+            List<JsonNode> got = new ArrayList<>();
+            reader.line(1, b, 0, b.length, new RecordReader.Sink() {
+                @Override
+                public void record(String position, JsonNode record) {
+                    got.add(record);
+                }
+
+                @Override
+                public void malformed(String position, String problem) {
+                    throw new AssertionError(line + ": " + problem);
+                }
+
+                @Override
+                public void blank() {
+                    throw new AssertionError(line);
+                }
+            });
+            JsonNode expected = tree.readTree(line);
+            assertEquals(expected, got.get(0), line);
+            assertEquals(expected.toString(), got.get(0).toString(), line);
+        }
+    }
 }
