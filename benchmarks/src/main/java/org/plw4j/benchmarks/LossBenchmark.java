@@ -309,12 +309,13 @@ public class LossBenchmark {
 
     /**
      * The extensions of SPEC section 7, one at a time or all three, on the fused kernel: label smoothing 0.1,
-     * z-loss 1e-4 (PaLM's), soft-cap 30 (Gemma 2's final-logit cap).
+     * z-loss 1e-4 (PaLM's), soft-cap 30 (Gemma 2's final-logit cap); and the per-role mean entropies of SPEC
+     * section 13 ({@code withEntropy(true)}).
      */
     @State(Scope.Benchmark)
     public static class Extended {
-        /** {@code LABEL_SMOOTHING}, {@code Z_LOSS}, {@code SOFT_CAP} or {@code ALL}. */
-        @Param({"LABEL_SMOOTHING", "Z_LOSS", "SOFT_CAP", "ALL"})
+        /** {@code LABEL_SMOOTHING}, {@code Z_LOSS}, {@code SOFT_CAP}, {@code ALL} or {@code ENTROPY}. */
+        @Param({"LABEL_SMOOTHING", "Z_LOSS", "SOFT_CAP", "ALL", "ENTROPY"})
         public String extension;
 
         WeightedCausalLMLoss loss;
@@ -338,8 +339,9 @@ public class LossBenchmark {
                 case "Z_LOSS" -> plain.withZLoss(1e-4);
                 case "SOFT_CAP" -> plain.withLogitSoftCap(30);
                 case "ALL" -> plain.withLabelSmoothing(0.1).withZLoss(1e-4).withLogitSoftCap(30);
-                default -> throw new IllegalArgumentException("extension must be LABEL_SMOOTHING, Z_LOSS, SOFT_CAP or"
-                        + " ALL, was " + extension);
+                case "ENTROPY" -> plain.withEntropy(true);
+                default -> throw new IllegalArgumentException("extension must be LABEL_SMOOTHING, Z_LOSS, SOFT_CAP,"
+                        + " ALL or ENTROPY, was " + extension);
             };
         }
     }

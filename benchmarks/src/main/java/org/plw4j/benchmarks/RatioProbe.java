@@ -1,5 +1,7 @@
 package org.plw4j.benchmarks;
 
+import java.nio.file.Files;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,12 +21,12 @@ import java.util.concurrent.Callable;
  * <p>Run: {@code java --add-modules jdk.incubator.vector -Xmx6g -cp benchmarks.jar
  * org.plw4j.benchmarks.RatioProbe 4x512x32000 FLOAT 40 3} (shape, dtype, rounds of the fast methods,
  * calls of the naive forward; 0 skips it). A fifth argument {@code extensions} adds the fused forward and
- * forward+gradient with each extension of SPEC section 7 ({@link LossBenchmark.Extended}), with their ratios
- * to the plain calls.
+ * forward+gradient with each extension of SPEC section 7 and with the entropy of section 13
+ * ({@link LossBenchmark.Extended}), with their ratios to the plain calls.
  */
 public final class RatioProbe {
     /** The extension rows of the optional fifth argument {@code extensions}. */
-    private static final String[] EXTENSIONS = {"LABEL_SMOOTHING", "Z_LOSS", "SOFT_CAP", "ALL"};
+    private static final String[] EXTENSIONS = {"LABEL_SMOOTHING", "Z_LOSS", "SOFT_CAP", "ALL", "ENTROPY"};
 
     private RatioProbe() {
     }
@@ -88,7 +90,7 @@ public final class RatioProbe {
             }
         }
         System.out.printf(Locale.ROOT, "shape %s %s, %d rounds, load %s%n", d.shape, d.dtype, rounds,
-                new String(java.nio.file.Files.readAllBytes(java.nio.file.Paths.get("/proc/loadavg"))).trim());
+                new String(Files.readAllBytes(Paths.get("/proc/loadavg"))).trim());
         Map<String, double[]> stats = new LinkedHashMap<>();
         for (Map.Entry<String, List<Double>> e : times.entrySet()) {
             double[] t = e.getValue().stream().mapToDouble(Double::doubleValue).sorted().toArray();

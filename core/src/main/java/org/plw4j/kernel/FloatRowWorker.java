@@ -92,7 +92,7 @@ final class FloatRowWorker extends RowWorker {
         if (call.logitFloats == null) {
             logits = row;
             rowOffset = 0;
-            max = loadRow(start);
+            max = x.capped ? readRow(start) : loadRow(start);   // a capped row's maximum comes from softCapMax
         } else {
             logits = call.logitFloats;
             rowOffset = Math.toIntExact(start);
@@ -210,6 +210,20 @@ final class FloatRowWorker extends RowWorker {
         if (dst != call.gradFloats) {
             writeGradientFloats(problem.gRowStart(b, t), call.gradStrideV, dst, 0, vocab);
         }
+    }
+
+    /** Reads the row at {@code start} into {@link #row} as floats, without its maximum; @return NaN (no maximum) */
+    private float readRow(long start) {
+        final long strideV = call.strideV;
+        if (strideV != 1) {
+            call.logits.readFloats(start, strideV, row, 0, vocab);
+        } else if (call.logitType == ElementType.BFLOAT16) {
+            call.logits.readShorts(start, shorts, 0, vocab);
+            ops.widenBf16(shorts, 0, row, 0, vocab);
+        } else {
+            readContiguousFloats(start, row, 0, vocab);
+        }
+        return Float.NaN;
     }
 
     /** Reads the row at {@code start} into {@link #row} as floats; @return its maximum ({@link RowOps#max}) */

@@ -349,8 +349,10 @@ final class VectorRowOps extends RowOps {
         entropyTerms = 0;
         for (int c = 0; c < n; c += CHUNK) {
             int end = Math.min(n, c + CHUNK);
-            FloatVector.zero(F).intoArray(lanes, 0);
-            FloatVector.zero(F).intoArray(lanesT, 0);
+            // the two running sums in registers (loop phis of JDK types, as in max(): C2 keeps them unboxed),
+            // stored once per block; through lanes arrays the second store-to-load chain cost more
+            FloatVector acc = FloatVector.zero(F);
+            FloatVector terms = FloatVector.zero(F);
             int k = c;
             for (; k <= end - L; k += L) {
                 FloatVector x = FloatVector.fromArray(F, a, off + k).sub(shift);
@@ -369,9 +371,11 @@ final class VectorRowOps extends RowOps {
                 FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
                         .reinterpretAsFloats());
                 e.intoArray(dst, doff + k);
-                FloatVector.fromArray(F, lanes, 0).add(e).intoArray(lanes, 0);
-                e.fma(xc, FloatVector.fromArray(F, lanesT, 0)).intoArray(lanesT, 0);
+                acc = acc.add(e);
+                terms = e.fma(xc, terms);
             }
+            acc.intoArray(lanes, 0);
+            terms.intoArray(lanesT, 0);
             total += foldLanes();
             double t = 0;
             for (int j = 0; j < L; j++) {
