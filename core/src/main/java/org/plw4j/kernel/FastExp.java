@@ -131,8 +131,7 @@ final class FastExp {
      * @return {@code c · tanh(x / c)}
      */
     static float softCap(float x, float cap, float invCap) {
-        float u = x * invCap;
-        float y = -2f * Math.abs(u);
+        float y = Math.abs(x) * (-2f * invCap);   // -2|x/c|: the factor 2 is exact, so this is -2|x·invCap|
         if (y < X_MIN_F) {
             y = X_MIN_F;
         }
@@ -147,10 +146,9 @@ final class FastExp {
         p = Math.fma(p, r, C1_F);
         float q = p * r;
         float m = Float.intBitsToFloat((Float.floatToRawIntBits(k) + BIAS_F) << 23);
-        float m1 = -Math.fma(m, q, m - 1f);
+        float m1 = Math.fma(-m, q, 1f - m);   // 1 - e^y >= +0 (never -0: the sign below is x's alone)
         float t = m1 / (2f - m1);
-        return cap * Float.intBitsToFloat((Float.floatToRawIntBits(t) & 0x7FFFFFFF)
-                | (Float.floatToRawIntBits(u) & 0x80000000));
+        return cap * Float.intBitsToFloat(Float.floatToRawIntBits(t) | (Float.floatToRawIntBits(x) & 0x80000000));
     }
 
     /**

@@ -468,9 +468,9 @@ final class VectorRowOps extends RowOps {
         FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
         int k = 0;
         for (; k <= n - L; k += L) {
-            FloatVector u = FloatVector.fromArray(F, src, soff + k).mul(invCap);
-            // FastExp.softCap lane-wise, written out (see the class comment): -expm1(-2|u|), then tanh
-            FloatVector y = u.abs().mul(-2f);
+            FloatVector z = FloatVector.fromArray(F, src, soff + k);
+            // FastExp.softCap lane-wise, written out (see the class comment): -expm1(-2|z/c|), then tanh
+            FloatVector y = z.abs().mul(-2f * invCap);
             y = y.blend(FastExp.X_MIN_F, y.compare(VectorOperators.LT, FastExp.X_MIN_F));
             FloatVector kk = y.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
             FloatVector nn = kk.sub(FastExp.MAGIC_F);
@@ -484,9 +484,9 @@ final class VectorRowOps extends RowOps {
             FloatVector q = p.mul(r);
             FloatVector m = kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
                     .reinterpretAsFloats();
-            FloatVector m1 = m.fma(q, m.sub(1f)).neg();
+            FloatVector m1 = m.neg().fma(q, FloatVector.broadcast(F, 1f).sub(m));
             FloatVector t = m1.div(FloatVector.broadcast(F, 2f).sub(m1));
-            FloatVector x = t.reinterpretAsInts().and(0x7FFFFFFF).or(u.reinterpretAsInts().and(Integer.MIN_VALUE))
+            FloatVector x = t.reinterpretAsInts().or(z.reinterpretAsInts().and(Integer.MIN_VALUE))
                     .reinterpretAsFloats().mul(cap);
             x.intoArray(dst, doff + k);
             m0 = m0.max(x);

@@ -122,6 +122,41 @@ class RowOpsTest {
         }
     }
 
+    /**
+     * Soft-capping: the vector lanes equal {@link FastExp#softCap(float, float, float)} bit for bit (specials
+     * included: ±0 keep their sign, ±Inf give ±c, NaN stays NaN), and the value is within 2e-7·c of
+     * {@code c·tanh(x/c)} in double (a few fp32 ulp of c), for caps 1, 5, 30.
+     */
+    @Test
+    void softCapLanesAreFastExpAndCloseToTanh() {
+        RowOps v = new VectorRowOps(true);
+        SplittableRandom rnd = new SplittableRandom(31);
+        int n = 4099;
+        for (float cap : new float[] {1f, 5f, 30f}) {
+            float inv = (float) (1.0 / cap);
+            float[] a = new float[n];
+            for (int k = 0; k < n; k++) {
+                a[k] = (float) ((rnd.nextDouble() * 2 - 1) * (k % 3 == 0 ? 200 : 4 * cap));
+            }
+            float[] specials = {0f, -0f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN, Float.MIN_VALUE,
+                -Float.MIN_VALUE, 1e-30f, -3e-39f, Float.MAX_VALUE, -Float.MAX_VALUE};
+            System.arraycopy(specials, 0, a, 7, specials.length);
+            float[] d = new float[n];
+            v.softCapMax(a, 0, d, 0, n, cap, inv);
+            for (int k = 0; k < n; k++) {
+                float want = FastExp.softCap(a[k], cap, inv);
+                assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(d[k]), "x=" + a[k] + " cap=" + cap);
+                if (Float.isFinite(a[k])) {
+                    double exact = cap * Math.tanh(a[k] / (double) cap);
+                    assertEquals(exact, want, 2e-7 * cap, "x=" + a[k] + " cap=" + cap);
+                    assertEquals(Math.copySign(1f, a[k]), Math.copySign(1f, want), "sign of " + a[k]);
+                }
+            }
+            assertEquals(cap, FastExp.softCap(Float.POSITIVE_INFINITY, cap, inv));
+            assertTrue(Float.isNaN(FastExp.softCap(Float.NaN, cap, inv)));
+        }
+    }
+
     /** widenBf16Max equals widenBf16 then max, bit for bit, specials included (NaN wins, +0 over -0). */
     @Test
     void widenAndMaxInOnePass() {
