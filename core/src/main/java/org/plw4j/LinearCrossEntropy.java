@@ -83,8 +83,14 @@ final class LinearCrossEntropy {
         Shape s = checkInputs(hidden, weight, bias, inputIds, mask);
         int chunk = chunkRows(cfg.linear().chunkBytes(), s);
         TokenPlan plan = plan(cfg, s, inputIds, mask, false);
-        return new Engine(cfg, s, plan, hidden, widened(weight, s), widened(bias, s), chunk).run(null, null, null, false,
-                false);
+        INDArray w = widened(weight, s);
+        INDArray b = widened(bias, s);
+        try {
+            return new Engine(cfg, s, plan, hidden, w, b, chunk).run(null, null, null, false, false);
+        } finally {
+            releaseCopy(w, weight);
+            releaseCopy(b, bias);
+        }
     }
 
     static LinearLossResult withGradient(LossSettings cfg, INDArray hidden, INDArray weight,
@@ -125,15 +131,31 @@ final class LinearCrossEntropy {
         // 16-bit: the weight and bias gradients are summed in the compute type and rounded once at the end
         INDArray dwSum = sumOf(dw, s, keepW);
         INDArray dbSum = db == null ? null : sumOf(db, s, keepB);
-        LossResult metrics = new Engine(cfg, s, plan, hidden, widened(weight, s), widened(bias, s), chunk)
-                .run(dh, dwSum, dbSum, !keepW, !keepB);
+        INDArray w = widened(weight, s);
+        INDArray b = widened(bias, s);
+        LossResult metrics;
+        try {
+            metrics = new Engine(cfg, s, plan, hidden, w, b, chunk).run(dh, dwSum, dbSum, !keepW, !keepB);
+        } finally {
+            releaseCopy(w, weight);
+            releaseCopy(b, bias);
+        }
         if (dwSum != dw) {
             dw.assign(dwSum);
+            releaseCopy(dwSum, dw);
         }
         if (dbSum != db) {
             db.assign(dbSum);
+            releaseCopy(dbSum, db);
         }
         return new LinearLossResult(metrics, dh, dw, db);
+    }
+
+    /** Frees a FLOAT copy made for a 16-bit array now (nothing when {@code copy} is the array itself). */
+    private static void releaseCopy(INDArray copy, INDArray original) {
+        if (copy != null && copy != original && copy.closeable()) {
+            copy.close();
+        }
     }
 
     /** The array itself in the compute type, else a FLOAT copy of a 16-bit input (null for null). */
@@ -385,6 +407,11 @@ final class LinearCrossEntropy {
             } finally {
                 // the kernel reads and writes z through raw addresses: keep its owner alive until it is done
                 Reference.reachabilityFence(z);
+                // give the chunk buffers back now rather than when the collector finds them: in a training loop
+                // whose heap rarely fills, each call's buffers would otherwise stay resident for many calls
+                release(hc);
+                release(z);
+                release(dhc);
             }
             if (gradient && freshW) {
                 dw.assign(0); // no row carried weight: dL/dW = 0
@@ -460,6 +487,12 @@ final class LinearCrossEntropy {
                     db.addi(sum);
                 }
                 freshB = false;
+            }
+        }
+
+        private static void release(INDArray a) {
+            if (a != null && a.closeable()) {
+                a.close();
             }
         }
 
