@@ -214,30 +214,33 @@ final class FloatRowWorker extends RowWorker {
 
     /** Reads the row at {@code start} into {@link #row} as floats, without its maximum; @return NaN (no maximum) */
     private float readRow(long start) {
-        final long strideV = call.strideV;
-        if (strideV != 1) {
-            call.logits.readFloats(start, strideV, row, 0, vocab);
-        } else if (call.logitType == ElementType.BFLOAT16) {
-            call.logits.readShorts(start, shorts, 0, vocab);
-            ops.widenBf16(shorts, 0, row, 0, vocab);
-        } else {
-            readContiguousFloats(start, row, 0, vocab);
-        }
+        readRow(start, false);
         return Float.NaN;
     }
 
     /** Reads the row at {@code start} into {@link #row} as floats; @return its maximum ({@link RowOps#max}) */
     private float loadRow(long start) {
+        return readRow(start, true);
+    }
+
+    /**
+     * @param withMax whether to form the maximum (a bf16 row widens and takes it in one pass)
+     * @return the maximum of the row when {@code withMax}, else NaN
+     */
+    private float readRow(long start, boolean withMax) {
         final long strideV = call.strideV;
         if (strideV != 1) {
             call.logits.readFloats(start, strideV, row, 0, vocab);
         } else if (call.logitType == ElementType.BFLOAT16) {
             call.logits.readShorts(start, shorts, 0, vocab);
-            return ops.widenBf16Max(shorts, 0, row, 0, vocab);   // widen and max in one pass
+            if (withMax) {
+                return ops.widenBf16Max(shorts, 0, row, 0, vocab);   // widen and max in one pass
+            }
+            ops.widenBf16(shorts, 0, row, 0, vocab);
         } else {
             readContiguousFloats(start, row, 0, vocab);
         }
-        return ops.max(row, 0, vocab);
+        return withMax ? ops.max(row, 0, vocab) : Float.NaN;
     }
 
     @Override
