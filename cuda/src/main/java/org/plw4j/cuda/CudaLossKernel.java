@@ -113,7 +113,8 @@ public final class CudaLossKernel implements LossKernel {
 
     /**
      * @return true: the entropy (in the {@code _ext_} kernels' pass) and the arg-max (every kernel's) of SPEC
-     *         section 13 come back with the losses, on {@link #run}; {@link #runOnDevice} has no outputs
+     *         section 13 come back with the losses, on {@link #run} and on {@link #runOnDevice}
+     *         ({@link DeviceLossProblem.Builder#entropyOut}, {@link DeviceLossProblem.Builder#argMaxOut})
      */
     @Override
     public boolean supportsOutputs() {
@@ -242,13 +243,18 @@ public final class CudaLossKernel implements LossKernel {
         long dS = ws.scale.ensure(4L * rows);
         long dL = ws.loss.ensure(8L * rows);
         long dA = ws.arg.ensure(4L * rows);
+        long entropyOff = 20L * rows;
+        long dE = q.entropyOut != null ? ws.entropy.ensure(8L * rows) : 0;
         try {
             s.copyToDevice(dT, meta, targetsOff, 4L * rows);
             s.copyToDevice(dS, meta, scaleOff, 4L * rows);
             kernels.xent(s, in, g, q.logits, q.strideB, q.strideT, q.seqLen, rows, q.vocab, dT, g == null ? 0 : dS,
-                    g == null ? 0 : q.gradient, q.gStrideB, q.gStrideT, dL, dA, q.extensions, 0);
+                    g == null ? 0 : q.gradient, q.gStrideB, q.gStrideT, dL, dA, q.extensions, dE);
             s.copyToHost(meta, lossOff, dL, 8L * rows);
             s.copyToHost(meta, argOff, dA, 4L * rows);
+            if (dE != 0) {
+                s.copyToHost(meta, entropyOff, dE, 8L * rows);
+            }
         } finally {
             s.synchronize();
         }
@@ -258,6 +264,12 @@ public final class CudaLossKernel implements LossKernel {
             boolean active = y >= 0 && q.vocab > 0;
             tokenLoss[i] = active ? mb.getDouble((int) (lossOff + 8L * i)) : 0.0;
             tokenCorrect[i] = active && mb.getInt((int) (argOff + 4L * i)) == y;
+            if (q.entropyOut != null) {
+                q.entropyOut[i] = active ? mb.getDouble((int) (entropyOff + 8L * i)) : 0.0;
+            }
+            if (q.argMaxOut != null) {
+                q.argMaxOut[i] = active ? mb.getInt((int) (argOff + 4L * i)) : -1;
+            }
         }
     }
 

@@ -30,6 +30,8 @@ public final class DeviceLossProblem {
     final long gStrideB;
     final long gStrideT;
     final LossExtensions extensions;
+    final double[] entropyOut;
+    final int[] argMaxOut;
 
     private DeviceLossProblem(Builder b) {
         this.batch = b.batch;
@@ -50,6 +52,16 @@ public final class DeviceLossProblem {
             throw new IllegalArgumentException("extensions must not be null (LossExtensions.NONE for none)");
         }
         checkExtensions(extensions);
+        this.entropyOut = b.entropyOut;
+        this.argMaxOut = b.argMaxOut;
+        if (entropyOut != null && entropyOut.length < targets.length) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "entropyOut must hold batch*seqLen = %d entries, had %d", targets.length, entropyOut.length));
+        }
+        if (argMaxOut != null && argMaxOut.length < targets.length) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "argMaxOut must hold batch*seqLen = %d entries, had %d", targets.length, argMaxOut.length));
+        }
         if (!(batch >= 0 && seqLen >= 0 && vocab >= 0)) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "shape must be non-negative, was [%d, %d, %d]", batch, seqLen, vocab));
@@ -139,8 +151,32 @@ public final class DeviceLossProblem {
         private long gStrideB;
         private long gStrideT;
         private LossExtensions extensions = LossExtensions.NONE;
+        private double[] entropyOut;
+        private int[] argMaxOut;
 
         private Builder() {
+        }
+
+        /**
+         * Asks for the entropy of every position (SPEC section 13, as {@link org.plw4j.kernel.LossProblem#entropyOut()}).
+         *
+         * @param out {@code B*N} entries or more, written by the call; null for none
+         * @return this
+         */
+        public Builder entropyOut(double[] out) {
+            this.entropyOut = out;
+            return this;
+        }
+
+        /**
+         * Asks for the arg-max of every position (SPEC section 13, as {@link org.plw4j.kernel.LossProblem#argMaxOut()}).
+         *
+         * @param out {@code B*N} entries or more, written by the call; null for none
+         * @return this
+         */
+        public Builder argMaxOut(int[] out) {
+            this.argMaxOut = out;
+            return this;
         }
 
         /**

@@ -38,6 +38,8 @@ class DeviceLossProblemTest {
         assertMessage(() -> valid().extensions(new LossExtensions(0, Double.NaN, 0)).build(), "zLoss must be finite");
         assertMessage(() -> valid().extensions(new LossExtensions(0, 0, -2)).build(), "softCap must be finite");
         assertMessage(() -> valid().extensions(null).build(), "extensions");
+        assertMessage(() -> valid().entropyOut(new double[1]).build(), "entropyOut must hold batch*seqLen = 2");
+        assertMessage(() -> valid().argMaxOut(new int[1]).build(), "argMaxOut must hold batch*seqLen = 2");
     }
 
     private static void assertMessage(Executable e, String part) {

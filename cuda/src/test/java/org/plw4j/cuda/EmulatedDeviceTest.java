@@ -186,7 +186,10 @@ class EmulatedDeviceTest {
         gpu.free(dg);
     }
 
-    /** The device-resident path with every extension of SPEC section 7: fp32, rows at odd 16-byte phases. */
+    /**
+     * The device-resident path with every extension of SPEC section 7 and the outputs of section 13: fp32, rows at
+     * odd 16-byte phases.
+     */
     @Test
     void deviceResidentLogitsWithExtensionsAgreeWithTheReference() {
         int n = 4;
@@ -208,17 +211,24 @@ class EmulatedDeviceTest {
         gpu.write(dz, up.array());
         double[] loss = new double[n];
         boolean[] hit = new boolean[n];
+        double[] entropy = new double[n];
+        int[] arg = new int[n];
         kernel.runOnDevice(DeviceLossProblem.builder().shape(1, n, v).logits(dz, ElementType.FLOAT32, 0, sT)
-                .targets(targets).gradient(scale, dg, ElementType.FLOAT32, 0, sT).extensions(ext).build(), loss, hit);
+                .targets(targets).gradient(scale, dg, ElementType.FLOAT32, 0, sT).extensions(ext).entropyOut(entropy)
+                .argMaxOut(arg).build(), loss, hit);
         float[] refGrad = new float[(int) len];
         double[] refLoss = new double[n];
         boolean[] refHit = new boolean[n];
+        double[] refEntropy = new double[n];
+        int[] refArg = new int[n];
         ReferenceKernel.INSTANCE.run(LossProblem.builder().shape(1, n, v).logits(Memory.of(host), 0, 0, sT, 1)
-                .targets(targets).gradient(scale, Memory.of(refGrad), 0, 0, sT, 1).extensions(ext).build(), refLoss,
-                refHit);
+                .targets(targets).gradient(scale, Memory.of(refGrad), 0, 0, sT, 1).extensions(ext)
+                .entropyOut(refEntropy).argMaxOut(refArg).build(), refLoss, refHit);
+        assertArrayEquals(refArg, arg, "arg-max outputs");
         ByteBuffer g = ByteBuffer.wrap(gpu.read(dg, (int) (4 * len))).order(ByteOrder.nativeOrder());
         for (int row = 0; row < n; row++) {
             KernelAgreementCases.Case.assertClose(refLoss[row], loss[row], 1e-5, 1e-6, "loss " + row);
+            KernelAgreementCases.Case.assertClose(refEntropy[row], entropy[row], 1e-5, 1e-5, "entropy " + row);
             assertEquals(refHit[row], hit[row], "hit " + row);
             for (int j = 0; j < v; j++) {
                 long at = row * sT + j;
