@@ -114,11 +114,11 @@ final class FloatRowWorker extends RowWorker {
         if (call.argMaxOut != null) {
             call.argMaxOut[i] = RowOps.indexOf(logits, rowOffset, vocab, max);
         }
-        if (call.entropyOut != null) {
+        if (call.entropyOut != null || x.needsLogitSum()) {
             finiteRowWithEntropy(i, b, t, target, logits, rowOffset, max, targetLogit, x);
             return;
         }
-        final double logitSum = x.needsLogitSum() ? ops.sum(logits, rowOffset, vocab) : 0.0;
+        final double logitSum = 0.0;   // label smoothing is off here (it goes through finiteRowWithEntropy)
         final double scale = call.wantsGradient ? call.gradScale[i] : 0.0;
         if (scale != 0.0) {
             final float[] dst;
@@ -155,14 +155,15 @@ final class FloatRowWorker extends RowWorker {
     }
 
     /**
-     * A finite row with the entropy asked for (SPEC section 13): {@link #activeRow} or {@link #activeRowExtended}
-     * (when {@code x} is not null), their exp-sum pass replaced by {@link RowOps#expSumStoreEntropy}, which gives
-     * the same sum bit for bit and the entropy term alongside; without a gradient the terms go to the scratch
-     * row (the logits are not needed after that pass: the target logit is already read).
+     * A finite row with the entropy (SPEC section 13) or label smoothing asked for: {@link #activeRow} or
+     * {@link #activeRowExtended} (when {@code x} is not null), their exp-sum pass replaced by
+     * {@link RowOps#expSumStoreEntropy}, which gives the same sum bit for bit and, alongside, the entropy term and
+     * {@code Σ (z - m)}, whence label smoothing's {@code Σ z = Σ (z - m) + V·m} without a pass of its own; without
+     * a gradient the terms go to the scratch row (the logits are not needed after that pass: the target logit is
+     * already read).
      */
     private void finiteRowWithEntropy(int i, int b, int t, int target, float[] logits, int rowOffset, float max,
             float targetLogit, FusedExtensions x) {
-        final double logitSum = x != null && x.needsLogitSum() ? ops.sum(logits, rowOffset, vocab) : 0.0;
         final double scale = call.wantsGradient ? call.gradScale[i] : 0.0;
         final float[] dst;
         final int dstOffset;
@@ -173,11 +174,19 @@ final class FloatRowWorker extends RowWorker {
             dst = scale != 0.0 && x != null && x.capped ? gradientRow : row;
             dstOffset = 0;
         }
-        final double sum = ops.expSumStoreEntropy(logits, rowOffset, vocab, max, dst, dstOffset);
+        final boolean smoothing = x != null && x.needsLogitSum();
+        final boolean entropy = call.entropyOut != null;
+        // label smoothing's Σ z: from the exp-sum pass (Σ (z - m) + V·m) when it is alone, else a pass of its own
+        final double logitSum = smoothing && entropy ? ops.sum(logits, rowOffset, vocab) : 0.0;
+        final double sum = entropy ? ops.expSumStoreEntropy(logits, rowOffset, vocab, max, dst, dstOffset)
+                : ops.expSumStoreShifted(logits, rowOffset, vocab, max, dst, dstOffset);
         final double logSum = Math.log(sum);
         final double lse = max + logSum;
-        call.entropyOut[i] = logSum - ops.entropyTerms / sum;
-        call.tokenLoss[i] = x == null ? max + logSum - targetLogit : x.loss(lse, targetLogit, logitSum);
+        if (entropy) {
+            call.entropyOut[i] = logSum - ops.entropyTerms / sum;
+        }
+        final double smoothingSum = !smoothing ? 0.0 : entropy ? logitSum : ops.shiftedLogitSum + (double) vocab * max;
+        call.tokenLoss[i] = x == null ? max + logSum - targetLogit : x.loss(lse, targetLogit, smoothingSum);
         if (scale == 0.0) {
             if (call.wantsGradient) {
                 fillGradientRow(b, t, 0.0);

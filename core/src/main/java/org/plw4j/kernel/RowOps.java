@@ -90,26 +90,42 @@ abstract class RowOps {
     double entropyTerms;
 
     /**
+     * The shifted logit sum of the last {@link #expSumStoreShifted} call: {@code Σ_k x_k}, {@code x_k = a[off + k]
+     * - shift} (summed as the terms are), so that {@code Σ a = X + n · shift} (label smoothing's mean logit without
+     * a pass of its own); {@code -Inf} when a logit is.
+     */
+    double shiftedLogitSum;
+
+    /**
+     * {@link #expSumStore(float[], int, int, float, float[], int)} (same requirement, same sum bit for bit), and
+     * {@link #shiftedLogitSum} of the same terms in the same pass (label smoothing, SPEC section 7).
+     */
+    abstract double expSumStoreShifted(float[] a, int off, int n, float shift, float[] dst, int doff);
+
+    /**
      * {@link #expSumStore(float[], int, int, float, float[], int)} (same requirement, same sum bit for bit), and
      * {@link #entropyTerms} of the same terms in the same pass (SPEC section 13).
      */
     abstract double expSumStoreEntropy(float[] a, int off, int n, float shift, float[] dst, int doff);
 
     /**
-     * The tail of {@link #expSumStoreEntropy}: as {@link #expTail}, also adding the tail's entropy terms (fp32,
-     * in order) to {@link #entropyTerms}.
+     * The tail of {@link #expSumStoreEntropy} and {@link #expSumStoreShifted}: as {@link #expTail}, also adding the
+     * tail's entropy terms and shifted logits (fp32, in order) to {@link #entropyTerms} and {@link #shiftedLogitSum}.
      */
     final float expTailEntropy(float[] a, int off, int from, int end, float shift, float[] dst, int doff) {
         float tail = 0f;
         float t = 0f;
+        float xs = 0f;
         for (int k = from; k < end; k++) {
             float x = a[off + k] - shift;
             float e = FastExp.expf(x);
             dst[doff + k] = e;
             tail += e;
             t = Math.fma(e, Math.max(x, FastExp.X_MIN_F), t);
+            xs += x;
         }
         entropyTerms += t;
+        shiftedLogitSum += xs;
         return tail;
     }
 

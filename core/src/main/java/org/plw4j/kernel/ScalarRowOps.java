@@ -20,6 +20,7 @@ final class ScalarRowOps extends RowOps {
     private final int lanesD;
     private final float[] acc;
     private final float[] accT;
+    private final float[] accX;
     private final double[] accD;
 
     /** Sixteen fp32 lanes and eight fp64 lanes: the shape of AVX-512, when there is no vector species to copy. */
@@ -39,6 +40,7 @@ final class ScalarRowOps extends RowOps {
         this.lanesD = lanesD;
         this.acc = new float[lanes];
         this.accT = new float[lanes];
+        this.accX = new float[lanes];
         this.accD = new double[lanesD];
     }
 
@@ -110,15 +112,27 @@ final class ScalarRowOps extends RowOps {
     }
 
     @Override
+    double expSumStoreShifted(float[] a, int off, int n, float shift, float[] dst, int doff) {
+        return expSumStoreTerms(a, off, n, shift, dst, doff);
+    }
+
+    @Override
     double expSumStoreEntropy(float[] a, int off, int n, float shift, float[] dst, int doff) {
+        return expSumStoreTerms(a, off, n, shift, dst, doff);
+    }
+
+    /** Both of the vector code's terms passes at once: the sum, {@link #entropyTerms} and {@link #shiftedLogitSum}. */
+    private double expSumStoreTerms(float[] a, int off, int n, float shift, float[] dst, int doff) {
         final int w = lanes;
         final int chunk = FLUSH_ITER * w;
         double total = 0;
         entropyTerms = 0;
+        shiftedLogitSum = 0;
         for (int c = 0; c < n; c += chunk) {
             int end = Math.min(n, c + chunk);
             Arrays.fill(acc, 0f);
             Arrays.fill(accT, 0f);
+            Arrays.fill(accX, 0f);
             int k = c;
             for (; k <= end - w; k += w) {
                 for (int j = 0; j < w; j++) {
@@ -127,16 +141,20 @@ final class ScalarRowOps extends RowOps {
                     dst[doff + k + j] = e;
                     acc[j] += e;
                     accT[j] = Math.fma(e, Math.max(x, FastExp.X_MIN_F), accT[j]);
+                    accX[j] += x;
                 }
             }
             double s = 0;
             double t = 0;
+            double xs = 0;
             for (int j = 0; j < w; j++) {
                 s += acc[j];
                 t += accT[j];
+                xs += accX[j];
             }
             total += s;
             entropyTerms += t;
+            shiftedLogitSum += xs;
             total += expTailEntropy(a, off, k, end, shift, dst, doff);
         }
         return total;

@@ -184,6 +184,7 @@ final class VectorRowOps extends RowOps {
                 acc += ops.expSum(a, 0, ROW, 0f);
                 acc += ops.expSumStore(a, 0, ROW, 0f, d, 0);
                 acc += ops.expSumStoreEntropy(a, 0, ROW, 0f, d, 0) + ops.entropyTerms;
+                acc += ops.expSumStoreShifted(a, 0, ROW, 0f, d, 0) + ops.shiftedLogitSum;
                 ops.scale(d, 0, ROW, 0.5f);
                 ops.narrowBf16(d, 0, h, 0, ROW);
                 ops.widenBf16(h, 0, d, 0, ROW);
@@ -344,9 +345,51 @@ final class VectorRowOps extends RowOps {
     }
 
     @Override
+    double expSumStoreShifted(float[] a, int off, int n, float shift, float[] dst, int doff) {
+        double total = 0;
+        entropyTerms = 0;
+        shiftedLogitSum = 0;
+        for (int c = 0; c < n; c += CHUNK) {
+            int end = Math.min(n, c + CHUNK);
+            // the two running sums in registers (loop phis of JDK types, as in max(): C2 keeps them unboxed),
+            // stored once per block; through lanes arrays the second store-to-load chain cost more
+            FloatVector acc = FloatVector.zero(F);
+            FloatVector xs = FloatVector.zero(F);
+            int k = c;
+            for (; k <= end - L; k += L) {
+                FloatVector x = FloatVector.fromArray(F, a, off + k).sub(shift);
+                // e^x as in expSumStore (FastExp.expf lane-wise, clamp on the bits: x <= 0 here)
+                FloatVector xc = x.reinterpretAsInts().or(Integer.MIN_VALUE).min(X_MIN_BITS).reinterpretAsFloats();
+                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
+                FloatVector nn = kk.sub(FastExp.MAGIC_F);
+                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
+                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
+                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
+                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
+                p = p.fma(r, FloatVector.broadcast(F, 1f));
+                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats());
+                e.intoArray(dst, doff + k);
+                acc = acc.add(e);
+                xs = xs.add(x);
+            }
+            acc.intoArray(lanes, 0);
+            total += foldLanes();
+            xs.intoArray(lanes, 0);
+            shiftedLogitSum += foldLanes();
+            total += expTailEntropy(a, off, k, end, shift, dst, doff);
+        }
+        return total;
+    }
+
+    @Override
     double expSumStoreEntropy(float[] a, int off, int n, float shift, float[] dst, int doff) {
         double total = 0;
         entropyTerms = 0;
+        shiftedLogitSum = 0;
         for (int c = 0; c < n; c += CHUNK) {
             int end = Math.min(n, c + CHUNK);
             // the two running sums in registers (loop phis of JDK types, as in max(): C2 keeps them unboxed),

@@ -95,6 +95,18 @@ class RowOpsTest {
             assertEquals(Double.doubleToRawLongBits(v.expSumStore(a, 3, n, shift, d1, 1)),
                     Double.doubleToRawLongBits(twin.expSumStoreEntropy(a, 3, n, shift, d4, 1)), "n=" + n);
             assertEquals(Double.doubleToRawLongBits(t1), Double.doubleToRawLongBits(twin.entropyTerms), "n=" + n);
+            // label smoothing's pass: the same sum again, and Σ (a - shift) on both
+            assertEquals(Double.doubleToRawLongBits(v.expSumStore(a, 3, n, shift, d1, 1)),
+                    Double.doubleToRawLongBits(v.expSumStoreShifted(a, 3, n, shift, d3, 1)), "n=" + n);
+            assertEquals(Double.doubleToRawLongBits(v.expSumStore(a, 3, n, shift, d1, 1)),
+                    Double.doubleToRawLongBits(twin.expSumStoreShifted(a, 3, n, shift, d4, 1)), "n=" + n);
+            assertEquals(Double.doubleToRawLongBits(v.shiftedLogitSum), Double.doubleToRawLongBits(twin.shiftedLogitSum),
+                    "n=" + n);
+            double xs = 0;
+            for (int k = 0; k < n; k++) {
+                xs += a[3 + k] - shift;
+            }
+            assertEquals(xs, v.shiftedLogitSum, 1e-6 * Math.abs(xs) + 1e-30, "shifted logit sum, n=" + n);
             double want = 0;
             for (int k = 0; k < n; k++) {
                 float x = a[3 + k] - shift;
