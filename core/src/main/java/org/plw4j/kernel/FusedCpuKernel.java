@@ -11,8 +11,12 @@
  * NaN if s != 0. Inactive rows and rows with s == 0: loss 0 / gradient +0, their logits never read.
  * Extensions (SPEC section 7, class FusedExtensions): z is first replaced by z' = c·tanh(z/c)
  * (FastExp.softCap, one exponential and one division per logit), loss = (1-eps)(lse - z'[y]) + eps(lse - Σz'/V) + λ·lse²
- * (Σz' one more cache-resident pass), grad[v] = (s(1+2λ·lse)·e[v]/S - s·eps/V)(1 - (z'[v]/c)²) with
- * the target entry in double; the bytes moved stay those below (the capped row lives in the scratch).
+ * (on rows Σz' = Σ(z' - m) + V·m from the exp-sum pass, on NCW tiles and fp64 rows a cache-resident pass),
+ * grad[v] = (s(1+2λ·lse)·e[v]/S - s·eps/V)(1 - (z'[v]/c)²) with the target entry in double; the bytes
+ * moved stay those below (the capped row lives in the scratch).
+ * Outputs (SPEC section 13, when asked for): entropy H = log S - Σ e[v](z'[v] - m)/S, its terms summed in the
+ * exp-sum pass (one fma per logit; fp64 rows from the stored exponentials); arg-max index, a scan of the
+ * cache-resident row up to its first maximum (NCW: the running arg-max each lane keeps anyway).
  *
  * Code: this class chooses the path and the number of threads; KernelCall holds what a call's workers
  * share, WorkerPool runs them; FloatRowWorker and DoubleRowWorker (the rows paths) and NcwWorker (the
@@ -66,7 +70,8 @@ import java.util.Locale;
  * <p>The optional extensions of SPEC section 7 (label smoothing, z-loss, soft-capping; {@link
  * LossProblem#hasExtensions()}) are computed in the same pass, on every path and dtype, with the formulas
  * of {@link ReferenceKernel}: the capped logits {@code c·tanh(z/c)} in fp32 (double for fp64 logits) to a
- * few ulp, the mean logit of label smoothing summed like the exponentials.
+ * few ulp, the mean logit of label smoothing summed like the exponentials. So are the entropy and arg-max
+ * outputs of SPEC section 13 ({@link #supportsOutputs()}).
  *
  * <p>In-place gradients: the gradient may be the logits memory with the same offset and strides
  * ({@link LossProblem#inPlace()}); any other gradient must not overlap the logits.
