@@ -26,8 +26,8 @@
  *
  * Threading: the GEMMs run on ND4J's BLAS threads, the row kernel on its own workers (LossKernel's
  * contract: bitwise the same for every thread count); chunks run one after the other in a fixed order, so
- * the results do not depend on the kernel's thread count. Extra memory per call: the three chunk buffers,
- * plus O(B·N) per-token arrays (targets, scales, losses).
+ * the results do not depend on the kernel's thread count. Extra memory per call: the three chunk buffers (kept per
+ * thread for the next call, ChunkScratch), plus O(B·N) per-token arrays (targets, scales, losses).
  */
 package org.plw4j;
 
@@ -392,9 +392,10 @@ final class LinearCrossEntropy {
             int[] forwardOnly = positions(gradient, false);
             int rows = Math.max(1, Math.min(chunk, Math.max(backward.length, forwardOnly.length)));
             DataType t = s.type();
-            INDArray hc = Nd4j.createUninitializedDetached(t, rows, s.hiddenSize());
-            INDArray z = Nd4j.createUninitializedDetached(t, rows, s.vocab());
-            INDArray dhc = gradient ? Nd4j.createUninitializedDetached(t, rows, s.hiddenSize()) : null;
+            ChunkScratch scratch = ChunkScratch.acquire();
+            INDArray hc = scratch.matrix(ChunkScratch.HIDDEN, t, rows, s.hiddenSize());
+            INDArray z = scratch.matrix(ChunkScratch.Z, t, rows, s.vocab());
+            INDArray dhc = gradient ? scratch.matrix(ChunkScratch.HIDDEN_GRADIENT, t, rows, s.hiddenSize()) : null;
             Memory zMem = Nd4jArrays.view(z, "z").memory;
             try {
                 for (int from = 0; from < backward.length; from += rows) {
@@ -407,11 +408,7 @@ final class LinearCrossEntropy {
             } finally {
                 // the kernel reads and writes z through raw addresses: keep its owner alive until it is done
                 Reference.reachabilityFence(z);
-                // give the chunk buffers back now rather than when the collector finds them: in a training loop
-                // whose heap rarely fills, each call's buffers would otherwise stay resident for many calls
-                release(hc);
-                release(z);
-                release(dhc);
+                scratch.release(); // kept for this thread's next call: no fresh pages to touch then
             }
             if (gradient && freshW) {
                 dw.assign(0); // no row carried weight: dL/dW = 0
@@ -487,12 +484,6 @@ final class LinearCrossEntropy {
                     db.addi(sum);
                 }
                 freshB = false;
-            }
-        }
-
-        private static void release(INDArray a) {
-            if (a != null && a.closeable()) {
-                a.close();
             }
         }
 

@@ -401,7 +401,8 @@ public final class WeightedCausalLMLoss {
      * buffers are at most 1/16 of the logits and their gradient), at most 64 MiB, but never fewer than 512 rows
      * (all positions when there are fewer): below that the GEMMs run measurably slower per row than on the whole
      * problem, so on small problems speed wins over the memory share. Beyond the cap the memory does not grow
-     * with {@code B*N} (benchmarks/RESULTS.md gives the speed and memory of each choice).
+     * with {@code B*N} (benchmarks/RESULTS.md gives the speed and memory of each choice). Each calling thread keeps
+     * its chunk buffers for its next call, so that their memory is touched once rather than once per call.
      *
      * @param bytes the budget, &gt; 0; a call whose budget holds less than one row is rejected
      * @return a copy with that budget
