@@ -1,5 +1,6 @@
 package org.plw4j.benchmarks;
 
+import com.sun.management.ThreadMXBean;
 import java.lang.management.ManagementFactory;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -11,7 +12,8 @@ import org.nd4j.linalg.api.buffer.DataType;
  * Extra memory of one call of the fused linear path beside the materialised path, per {@code B*N}: native
  * memory as the peak resident set during the call minus the resident set before it (as {@link OffHeapProbe}),
  * heap as the bytes allocated by all threads during the call (HotSpot's per-thread allocation counters; an
- * upper bound of the heap the call holds at its peak). The inputs and the returned gradients exist before the
+ * upper bound of the heap the call holds at its peak). Each measured call runs on a new thread, so the fused
+ * path's per-thread chunk buffers are allocated inside the measurement (a warm-up call first, on this thread). The inputs and the returned gradients exist before the
  * call (caller-owned arrays), so what is measured is the call's own extra memory; the materialised path's
  * logits and gradient ({@code 2*B*N*V*4} bytes) are the yardstick. Run with a pre-touched fixed heap so that
  * Java allocations do not move the resident set.
@@ -52,13 +54,26 @@ public final class LinearMemoryProbe {
                 long before = OffHeapProbe.status("VmRSS:");
                 long heap0 = allocated();
                 OffHeapProbe.resetPeak();
-                Object keep = e.getValue().call();
+                Object[] keep = new Object[1];
+                long[] own = new long[1];
+                // a thread of its own: its chunk buffers are new (the warm-up's stay with this thread)
+                Thread t = new Thread(() -> {
+                    long a0 = threadBean().getCurrentThreadAllocatedBytes();
+                    try {
+                        keep[0] = e.getValue().call();
+                    } catch (Exception ex) {
+                        throw new IllegalStateException(ex);
+                    }
+                    own[0] = threadBean().getCurrentThreadAllocatedBytes() - a0;
+                });
+                t.start();
+                t.join();
                 long nativePeak = OffHeapProbe.status("VmHWM:") - before;
-                long heap = allocated() - heap0;
+                long heap = allocated() - heap0 + own[0];
                 System.out.printf(Locale.ROOT, "  %-28s native peak +%8.1f MB, heap allocated %7.2f MB,"
                         + " together %.4f x materialised logits + gradient%n", e.getKey(), nativePeak / 1e6,
                         heap / 1e6, (nativePeak + heap) / yardstick);
-                if (keep == null) {
+                if (keep[0] == null) {
                     throw new IllegalStateException(e.getKey());
                 }
             }
@@ -66,8 +81,12 @@ public final class LinearMemoryProbe {
     }
 
     /** @return bytes allocated on the heap so far by all live threads */
+    private static ThreadMXBean threadBean() {
+        return (ThreadMXBean) ManagementFactory.getThreadMXBean();
+    }
+
     private static long allocated() {
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        ThreadMXBean mx = threadBean();
         long sum = 0;
         for (long b : mx.getThreadAllocatedBytes(mx.getAllThreadIds())) {
             sum += Math.max(0, b);
