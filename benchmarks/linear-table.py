@@ -34,7 +34,7 @@ def main(paths):
             if shape not in shapes:
                 shapes.append(shape)
             pm = r["primaryMetric"]
-            heap = r.get("secondaryMetrics", {}).get("\u00b7gc.alloc.rate.norm", {}).get("score")
+            heap = r.get("secondaryMetrics", {}).get("gc.alloc.rate.norm", r.get("secondaryMetrics", {}).get("\u00b7gc.alloc.rate.norm", {})).get("score")
             rows[(shape, plw, name)] = (pm["score"], pm["scoreError"], heap)
     for shape in shapes:
         print(f"\n(B*N, H, V) = ({shape.replace('x', ', ')})\n")
