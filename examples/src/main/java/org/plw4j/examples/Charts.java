@@ -149,7 +149,7 @@ final class Charts {
             chart.getStyler().setChartBackgroundColor(Color.WHITE);
             chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
             chart.getStyler().setLegendLayout(Styler.LegendLayout.Horizontal);
-            chart.getStyler().setYAxisDecimalPattern("0.00");
+            chart.getStyler().setYAxisDecimalPattern(logY[p] ? "0.0###" : "0.00"); // 0.0001 on a log axis, not 0.00
             chart.getStyler().setYAxisLogarithmic(logY[p]);
             chart.getStyler().setChartTitleFont(chart.getStyler().getChartTitleFont().deriveFont(13f));
             chart.getStyler().setXAxisDecimalPattern("0");

@@ -264,20 +264,21 @@ public final class PlwExperiment implements Callable<Integer> {
         int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         workers = Math.max(1, Math.min(workers, runs));
 
-        o.printf(Locale.ROOT, "PLW experiment: %d train / %d validation examples, %d tokens per example at most, "
-                        + "vocabulary %d, Rg mean %.4f (median %.4f), %s options%n",
+        String settings = String.format(Locale.ROOT, "PLW experiment: %d train / %d validation examples, "
+                        + "%d tokens per example at most, vocabulary %d, Rg mean %.4f (median %.4f), %s options%n",
                 trainSize, valSize, length, race.vocabularySize(), rg.mean(), rg.median(),
-                shuffleOptions ? "shuffled" : "fixed-order");
-        o.printf(Locale.ROOT, "model: embedding %d, causal conv 1-D x%d (%d channels, kernel 3, dilations %s), "
-                        + "%s; fine-tuning: Adam %.3g, batch %d, %d epochs (%d steps); PLW %s; %d seed(s); "
-                        + "%d run(s) at once%n",
-                embed, DILATIONS.length, hidden, Arrays.toString(DILATIONS),
-                pretrain ? String.format(Locale.ROOT, "pretrained on %d texts x %d epochs (Adam %.3g)",
-                        pretrainTexts, pretrainEpochs, pretrainLr) : "from random weights",
-                lr, batch, epochs, totalSteps, arms.stream().map(Arm::label).toList(), seeds, workers);
-        o.printf(Locale.ROOT, "example: %s -> %s%n%n",
-                race.decode(Arrays.copyOf(val.get(0).tokens, val.get(0).promptLength)),
-                race.decode(new int[] {val.get(0).tokens[val.get(0).promptLength]}));
+                shuffleOptions ? "shuffled" : "fixed-order")
+                + String.format(Locale.ROOT, "model: embedding %d, causal conv 1-D x%d (%d channels, kernel 3, "
+                        + "dilations %s), %s; fine-tuning: Adam %.3g, batch %d, %d epochs (%d steps); PLW %s; "
+                        + "%d seed(s); %d run(s) at once%n",
+                        embed, DILATIONS.length, hidden, Arrays.toString(DILATIONS),
+                        pretrain ? String.format(Locale.ROOT, "pretrained on %d texts x %d epochs (Adam %.3g)",
+                                pretrainTexts, pretrainEpochs, pretrainLr) : "from random weights",
+                        lr, batch, epochs, totalSteps, arms.stream().map(Arm::label).toList(), seeds, workers)
+                + String.format(Locale.ROOT, "example: %s -> %s%n%n",
+                        race.decode(Arrays.copyOf(val.get(0).tokens, val.get(0).promptLength)),
+                        race.decode(new int[] {val.get(0).tokens[val.get(0).promptLength]}));
+        o.print(settings);
         o.flush();
 
         int masterThreads = Nd4j.getEnvironment().maxMasterThreads();
@@ -351,7 +352,7 @@ public final class PlwExperiment implements Callable<Integer> {
         Path txt = dir.resolve("plw-experiment.txt");
         ExperimentReport.writeCsv(results, csv);
         ExperimentReport.writeSummaryCsv(results, arms, epochs, summary);
-        Files.writeString(txt, table, StandardCharsets.UTF_8);
+        Files.writeString(txt, settings + table, StandardCharsets.UTF_8);
         ExperimentReport.chart(results, arms, epochs, seeds, png);
         o.printf(Locale.ROOT, "%nwrote %s, %s, %s, %s%n", csv, summary, png, txt);
         o.flush();

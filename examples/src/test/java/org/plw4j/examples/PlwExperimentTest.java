@@ -51,7 +51,9 @@ class PlwExperimentTest {
         assertTrue(table.contains("from random weights"), table);
 
         RgReportTest.assertPng(tmp.resolve("plw-experiment.png"));
-        assertTrue(Files.size(tmp.resolve("plw-experiment.txt")) > 0);
+        String txt = Files.readString(tmp.resolve("plw-experiment.txt"), StandardCharsets.UTF_8);
+        assertTrue(txt.startsWith("PLW experiment: 64 train / 32 validation examples"), "settings first: " + txt);
+        assertTrue(txt.contains("at min completion loss"), txt);
         List<String> lines = Files.readAllLines(tmp.resolve("plw-experiment.csv"), StandardCharsets.UTF_8);
         assertEquals(HEADER, lines.get(0));
         assertEquals(1 + 4 * 3, lines.size(), "4 PLWs x 1 seed x (epoch 0 + 2 epochs)");
