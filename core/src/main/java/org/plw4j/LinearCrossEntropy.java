@@ -364,6 +364,8 @@ final class LinearCrossEntropy {
         private final LossKernel kernel;
         private final double[] tokenLoss;
         private final boolean[] tokenCorrect;
+        /** Whether the hidden rows of one sequence form C-contiguous {@code [c, H]} blocks in the compute type. */
+        private final boolean directRows;
         /** Whether dW (db) still holds contents to be replaced rather than added to. */
         private boolean freshW;
         private boolean freshB;
@@ -381,6 +383,8 @@ final class LinearCrossEntropy {
             this.kernel = cfg.extensions().any() && !k.supportsExtensions() ? ReferenceKernel.INSTANCE : k;
             this.tokenLoss = new double[s.positions()];
             this.tokenCorrect = new boolean[s.positions()];
+            long[] st = hidden.stride();
+            this.directRows = hidden.dataType() == s.type() && st[2] == 1 && st[1] == s.hiddenSize();
         }
 
         /** Runs every chunk; the gradient arrays are null for the forward only, else written/accumulated. */
@@ -442,7 +446,9 @@ final class LinearCrossEntropy {
         private void chunk(int[] pos, int from, int c, INDArray hc, INDArray z, Memory zMem, INDArray dhc,
                 INDArray dh, INDArray dw, INDArray db) {
             INDArray zv = rowsOf(z, c);
-            INDArray hRows = singleRun(pos, from, c) && hidden.dataType() == s.type() ? hiddenRows(hidden, pos[from], c)
+            // the GEMMs read h_c in place only as a C-contiguous block; ND4J's GEMM on other layouts (DL4J's F-order
+            // flattened input) runs many times slower than a copy into the chunk buffer costs
+            INDArray hRows = singleRun(pos, from, c) && directRows ? hiddenRows(hidden, pos[from], c)
                     : gather(pos, from, c, hc);
             Nd4j.gemm(hRows, weight, zv, false, true, 1.0, 0.0);
             if (bias != null) {
