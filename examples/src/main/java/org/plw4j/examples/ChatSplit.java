@@ -265,30 +265,42 @@ final class ChatSplit {
         String text = r.text();
         int[] lo = new int[turns];
         int[] hi = new int[turns];
-        int at = 0;
-        int offset = 0;
-        for (int i = 0; i < turns; i++) {
-            // boundaries ascend: convert each from the previous one (one pass over the text in all)
-            offset += tokenizer.offsetBetween(text, at, r.completionStarts()[i]);
-            at = r.completionStarts()[i];
-            lo[i] = offset;
-            int end = r.completionEnds()[i];
-            if (end >= text.length()) {
-                hi[i] = Integer.MAX_VALUE;
-            } else {
-                offset += tokenizer.offsetBetween(text, at, end);
-                at = end;
-                hi[i] = offset;
+        int length = text.length();
+        if (turns == 1 && spans.starts() == null) {
+            // tokens that tile the text: its length in offsets is the last end, so each boundary is converted
+            // from the nearer end of the text (a short completion or a short suffix is all that is scanned)
+            int total = spans.ends()[n - 1];
+            int start = r.completionStarts()[0];
+            int end = r.completionEnds()[0];
+            lo[0] = start <= length - start ? tokenizer.offsetBetween(text, 0, start)
+                    : total - tokenizer.offsetBetween(text, start, length);
+            hi[0] = end >= length ? Integer.MAX_VALUE : end - start <= length - end
+                    ? lo[0] + tokenizer.offsetBetween(text, start, end) : total - tokenizer.offsetBetween(text, end, length);
+        } else {
+            int at = 0;
+            int offset = 0;
+            for (int i = 0; i < turns; i++) {
+                // boundaries ascend: convert each from the previous one (one pass over the text in all)
+                offset += tokenizer.offsetBetween(text, at, r.completionStarts()[i]);
+                at = r.completionStarts()[i];
+                lo[i] = offset;
+                int end = r.completionEnds()[i];
+                if (end >= length) {
+                    hi[i] = Integer.MAX_VALUE;
+                } else {
+                    offset += tokenizer.offsetBetween(text, at, end);
+                    at = end;
+                    hi[i] = offset;
+                }
             }
         }
-        int[] starts = spans.starts();
         int[] ends = spans.ends();
         int completion = 0;
         boolean previous = false; // the previous token's classification (none: prompt)
         for (int k = 0; k < n; k++) {
             int e = ends[k];
             boolean c = previous;
-            if (starts[k] != e) {
+            if (!spans.empty(k)) {
                 c = false;
                 for (int i = 0; i < turns; i++) {
                     if (e > lo[i] && e <= hi[i]) {

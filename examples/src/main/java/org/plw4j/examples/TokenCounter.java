@@ -54,13 +54,22 @@ interface TokenCounter extends AutoCloseable {
     /**
      * Token offsets: {@code starts[k], ends[k]} for each of the tokens of a text.
      *
-     * @param starts start offsets
-     * @param ends end offsets (exclusive), as many
+     * @param starts start offsets, or null when the tokens tile the text (none is empty, each starts where the
+     *     one before it ends, the first at 0, the last ends at the text's end)
+     * @param ends end offsets (exclusive), one per token
      */
     record Spans(int[] starts, int[] ends) {
         /** @return the number of tokens */
         int count() {
-            return starts.length;
+            return ends.length;
+        }
+
+        /**
+         * @param k a token
+         * @return whether it has no text of its own (an added special token)
+         */
+        boolean empty(int k) {
+            return starts != null && starts[k] == ends[k];
         }
     }
 
@@ -96,24 +105,23 @@ interface TokenCounter extends AutoCloseable {
 
                 @Override
                 public Spans spans(String text) {
-                    int[] ids = encoding.encodeOrdinary(text).toArray();
-                    int n = ids.length;
-                    int[] starts = new int[n];
+                    // byte-level BPE tiles the text's UTF-8 bytes: the ends are the running sums of token lengths
+                    IntArrayList ids = encoding.encodeOrdinary(text);
+                    int n = ids.size();
                     int[] ends = new int[n];
                     int[] lengths = byteLengths;
                     int at = 0;
                     for (int k = 0; k < n; k++) {
-                        int id = ids[k];
+                        int id = ids.get(k);
                         int len = id < lengths.length ? lengths[id] : 0;
                         if (len == 0) {
                             len = decodedLength(id);
                             lengths = byteLengths;
                         }
-                        starts[k] = at;
                         at += len;
                         ends[k] = at;
                     }
-                    return new Spans(starts, ends);
+                    return new Spans(null, ends);
                 }
 
                 /** The slow path of {@link #spans}: decodes a token met for the first time. */
@@ -226,10 +234,8 @@ interface TokenCounter extends AutoCloseable {
             } else if (Character.isHighSurrogate(ch) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
                 bytes += 4;
                 i++;
-            } else if (Character.isSurrogate(ch)) {
-                bytes++; // Java's UTF-8 encoder writes a lone surrogate as '?'
             } else {
-                bytes += 3;
+                bytes += 3; // a lone surrogate too: jtokkit encodes it as its code point, in 3 bytes
             }
         }
         return bytes;

@@ -182,6 +182,10 @@ class ChatSplitTest {
                 assertArrayEquals(new int[] {prompt, ids.size() - prompt},
                         ChatSplit.count(tok, split.render(chat("user", ex[0], "assistant", ex[1]))), ex[0] + "|" + ex[1]);
             }
+            // a lone surrogate is 3 bytes, as jtokkit 1.1.0 encodes it (its code point; decodeBytes(encodeOrdinary(
+            // "a\uD800b")) has 5 bytes when the JVM runs without -ea: with assertions on, jtokkit rejects it)
+            assertEquals(5, TokenCounter.utf8Length("a\uD800b", 0, 3));
+            assertEquals(3, TokenCounter.utf8Length("\uDC00", 0, 1));
         }
     }
 

@@ -37,7 +37,7 @@ import picocli.CommandLine;
  *
  * <pre>
  * mvn -B -q -o -pl examples -am test-compile
- * java -cp "examples/target/test-classes:examples/target/classes:$(cat cp.txt)" org.plw4j.examples.RgThroughput [FILE] [ROUNDS]
+ * java -cp "examples/target/test-classes:examples/target/classes:$(cat cp.txt)" org.plw4j.examples.RgThroughput [FILE [ROUNDS [ONLY]]]
  * </pre>
  */
 public final class RgThroughput {
@@ -48,12 +48,13 @@ public final class RgThroughput {
     }
 
     /**
-     * @param args {@code [FILE [ROUNDS]]}
+     * @param args {@code [FILE [ROUNDS [ONLY]]]}: ONLY runs the rows whose "tokenizer template" holds it
      * @throws IOException if a file cannot be read
      */
     public static void main(String[] args) throws IOException {
         Path file = Path.of(args.length > 0 ? args[0] : "examples/data/rg-sample.jsonl");
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 30;
+        String only = args.length > 2 ? args[2] : ""; // runs only the rows whose tokenizer and template hold this
         Path gpt2 = gpt2TokenizerJson(Files.createTempDirectory("rg-throughput"));
         System.setProperty("RUST_FLAVOR", "cpu");
         List<JsonNode> records = new ArrayList<>();
@@ -73,15 +74,18 @@ public final class RgThroughput {
             for (String template : new String[] {null, "llama-2"}) {
                 List<String> texts = texts(records, template);
                 probe("cl100k_base (jtokkit)", "cl100k_base", template, file, texts,
-                        t -> cl100k.encodeOrdinary(t).size(), rounds);
+                        t -> cl100k.encodeOrdinary(t).size(), rounds, only);
                 probe("gpt2 tokenizer.json (DJL)", gpt2.toString(), template, file, texts,
-                        t -> hf.encode(t, false, false).getIds().length, rounds);
+                        t -> hf.encode(t, false, false).getIds().length, rounds, only);
             }
         }
     }
 
     private static void probe(String name, String spec, String template, Path file, List<String> texts,
-            ToIntFunction<String> encode, int rounds) throws IOException {
+            ToIntFunction<String> encode, int rounds, String only) throws IOException {
+        if (!(name + " " + template).contains(only)) {
+            return;
+        }
         RgReport report = new RgReport();
         List<String> args = new ArrayList<>(List.of(file.toString(), "--no-progress", "-t", spec));
         if (template != null) {
