@@ -400,7 +400,7 @@ final class LinearCrossEntropy {
             INDArray hc = scratch.matrix(ChunkScratch.HIDDEN, t, rows, s.hiddenSize());
             INDArray z = scratch.matrix(ChunkScratch.Z, t, rows, s.vocab());
             INDArray dhc = gradient ? scratch.matrix(ChunkScratch.HIDDEN_GRADIENT, t, rows, s.hiddenSize()) : null;
-            Memory zMem = Nd4jArrays.view(z, "z").memory;
+            Memory zMem = Nd4jArrays.view(z, "z").memory();
             try {
                 for (int from = 0; from < backward.length; from += rows) {
                     chunk(backward, from, Math.min(rows, backward.length - from), hc, z, zMem, dhc, dh, dw, db);

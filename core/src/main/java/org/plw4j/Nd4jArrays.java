@@ -21,15 +21,13 @@ final class Nd4jArrays {
     private Nd4jArrays() {
     }
 
-    /** A view of an array's memory: the memory starts at the array's first element. */
-    static final class View {
-        final Memory memory;
-        final long[] strides;
-
-        View(Memory memory, long[] strides) {
-            this.memory = memory;
-            this.strides = strides;
-        }
+    /**
+     * A view of an array's memory: the memory starts at the array's first element.
+     *
+     * @param memory the array's elements, in place
+     * @param strides the array's strides in elements
+     */
+    record View(Memory memory, long[] strides) {
     }
 
     static ElementType elementType(INDArray a, String param) {

@@ -384,7 +384,7 @@ public final class WeightedCausalLMLoss {
         if (gradientOut == logits) {
             return run(logits, inputIds, mask, Mode.IN_PLACE, null);
         }
-        if (logits != null && (!java.util.Arrays.equals(gradientOut.shape(), logits.shape())
+        if (logits != null && (!Arrays.equals(gradientOut.shape(), logits.shape())
                 || gradientOut.dataType() != logits.dataType())) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "gradientOut must have the logits' shape %s and dtype %s, was %s %s", Nd4jArrays.shape(logits),
@@ -651,22 +651,22 @@ public final class WeightedCausalLMLoss {
 
         LossKernel k = settings.problemKernel();
         Nd4jArrays.View lv = Nd4jArrays.view(logits, "logits");
-        long sB = lv.strides[0];
-        long sT = layout == LogitsLayout.NWC ? lv.strides[1] : lv.strides[2];
-        long sV = layout == LogitsLayout.NWC ? lv.strides[2] : lv.strides[1];
+        long sB = lv.strides()[0];
+        long sT = layout == LogitsLayout.NWC ? lv.strides()[1] : lv.strides()[2];
+        long sV = layout == LogitsLayout.NWC ? lv.strides()[2] : lv.strides()[1];
         LossProblem.Builder pb = LossProblem.builder().shape(b, n, v).targets(plan.targets)
-                .logits(lv.memory, 0, sB, sT, sV).extensions(settings.extensions());
+                .logits(lv.memory(), 0, sB, sT, sV).extensions(settings.extensions());
         INDArray gradient = null;
         if (mode == Mode.GRADIENT) {
             gradient = gradientOut != null ? gradientOut : GradientMemory.allocate(logits.dataType(), shape);
             Nd4jArrays.View gv = Nd4jArrays.view(gradient, "gradient");
-            long gB = gv.strides[0];
-            long gT = layout == LogitsLayout.NWC ? gv.strides[1] : gv.strides[2];
-            long gV = layout == LogitsLayout.NWC ? gv.strides[2] : gv.strides[1];
-            pb.gradient(plan.gradScale, gv.memory, 0, gB, gT, gV);
+            long gB = gv.strides()[0];
+            long gT = layout == LogitsLayout.NWC ? gv.strides()[1] : gv.strides()[2];
+            long gV = layout == LogitsLayout.NWC ? gv.strides()[2] : gv.strides()[1];
+            pb.gradient(plan.gradScale, gv.memory(), 0, gB, gT, gV);
         } else if (mode == Mode.IN_PLACE) {
             gradient = logits;
-            pb.gradient(plan.gradScale, lv.memory, 0, sB, sT, sV);
+            pb.gradient(plan.gradScale, lv.memory(), 0, sB, sT, sV);
         }
         double[] tokenLoss = new double[b * n];
         boolean[] tokenCorrect = new boolean[b * n];

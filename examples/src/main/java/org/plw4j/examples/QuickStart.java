@@ -1,5 +1,6 @@
 package org.plw4j.examples;
 
+import java.util.Arrays;
 import java.util.Locale;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -34,7 +35,7 @@ public final class QuickStart {
         System.out.printf(Locale.ROOT, "weights: prompt %.1f, completion 1; targets: %d prompt, %d completion%n",
                 0.1, r.promptTokens(), r.completionTokens());
         System.out.printf(Locale.ROOT, "accuracy: prompt %.3f, completion %.3f; gradient shape %s%n",
-                r.promptAccuracy(), r.completionAccuracy(), java.util.Arrays.toString(r.gradient().shape()));
+                r.promptAccuracy(), r.completionAccuracy(), Arrays.toString(r.gradient().shape()));
     }
 
     /** @return the snippet's result */
