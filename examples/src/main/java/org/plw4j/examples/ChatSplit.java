@@ -3,6 +3,7 @@ package org.plw4j.examples;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -75,7 +76,7 @@ final class ChatSplit {
     /** One message. */
     record Message(String role, String content) {
         Map<String, Object> asMap() {
-            Map<String, Object> m = new java.util.LinkedHashMap<>(4); // role first, as JSON data has it
+            Map<String, Object> m = new LinkedHashMap<>(4); // role first, as JSON data has it
             m.put("role", role);
             m.put("content", content);
             return m;

@@ -20,6 +20,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * A chat template: renders a conversation (a list of {@code role}/{@code content} messages) to the text
@@ -239,7 +240,7 @@ final class ChatTemplate {
      *     says why
      */
     String render(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt) {
-        java.util.Objects.requireNonNull(messages, "messages");
+        Objects.requireNonNull(messages, "messages");
         if (separator != null) {
             StringBuilder sb = new StringBuilder();
             for (int i = 0; i < messages.size(); i++) {
