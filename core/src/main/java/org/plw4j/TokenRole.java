@@ -20,7 +20,7 @@ public enum TokenRole {
     /** The code of {@link #COMPLETION} as stored in role arrays. */
     static final byte COMPLETION_CODE = COMPLETION.codeByte();
     /** The codes and their names, for error messages: {@code 0 (IGNORE), 1 (PROMPT) or 2 (COMPLETION)}. */
-    static final String CODES = IGNORE.described() + ", " + PROMPT.described() + " or " + COMPLETION.described();
+    public static final String CODES = IGNORE.described() + ", " + PROMPT.described() + " or " + COMPLETION.described();
 
     private static final TokenRole[] ROLES = values();
 
@@ -47,7 +47,7 @@ public enum TokenRole {
      * @param code a number
      * @return whether it is the code of a role (0, 1 or 2)
      */
-    static boolean isCode(long code) {
+    public static boolean isCode(long code) {
         for (TokenRole r : ROLES) {
             if (r.code == code) {
                 return true;

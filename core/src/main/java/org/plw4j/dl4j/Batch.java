@@ -2,7 +2,6 @@ package org.plw4j.dl4j;
 
 import java.util.Arrays;
 import java.util.Locale;
-import java.util.stream.Collectors;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -18,19 +17,6 @@ import org.plw4j.TokenRole;
  * weighted mean does not depend on their order.
  */
 final class Batch {
-    /** The role codes and their names, for error messages, from {@link TokenRole}. */
-    private static final String ROLE_CODES = Arrays.stream(TokenRole.values())
-            .map(r -> r.code() + " (" + r.name() + ")").collect(Collectors.joining(", "));
-
-    private static boolean isRoleCode(double c) {
-        for (TokenRole r : TokenRole.values()) {
-            if (c == r.code()) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     final int rows;
     final int vocab;
     final INDArray logits;
@@ -116,10 +102,10 @@ final class Batch {
                     continue; // masked: IGNORE, id 0 (the label row may hold anything)
                 }
                 double c = lab[2 * i + LossWeightedCausalLM.ROLE_CHANNEL];
-                if (!isRoleCode(c)) {
+                if (!(c == Math.rint(c) && TokenRole.isCode((long) c))) {
                     throw new IllegalArgumentException(String.format(Locale.ROOT,
                             "labels channel %d must hold role codes %s, row %d of the [rows, 2] labels (row = b + mb*t"
-                                    + " for RnnOutputLayer) was %s", LossWeightedCausalLM.ROLE_CHANNEL, ROLE_CODES, i, c));
+                                    + " for RnnOutputLayer) was %s", LossWeightedCausalLM.ROLE_CHANNEL, TokenRole.CODES, i, c));
                 }
                 if (c == TokenRole.IGNORE.code()) {
                     continue;
