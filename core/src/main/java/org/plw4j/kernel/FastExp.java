@@ -71,20 +71,10 @@ final class FastExp {
      * @return {@code e^x} within 1 ulp of the correctly rounded value (see the class comment)
      */
     static float expf(float x) {
-        if (x < X_MIN_F) {
-            x = X_MIN_F;
-        }
-        float k = Math.fma(x, LOG2E_F, MAGIC_F);
-        float n = k - MAGIC_F;
-        float r = Math.fma(n, -LN2_HI_F, x);
-        r = Math.fma(n, -LN2_LO_F, r);
-        float p = Math.fma(C6_F, r, C5_F);
-        p = Math.fma(p, r, C4_F);
-        p = Math.fma(p, r, C3_F);
-        p = Math.fma(p, r, C2_F);
-        p = Math.fma(p, r, C1_F);
-        p = Math.fma(p, r, 1f);
-        return p * Float.intBitsToFloat((Float.floatToRawIntBits(k) + BIAS_F) << 23);
+        x = clampF(x);
+        float k = shiftedF(x);
+        float r = reducedF(x, k);
+        return Math.fma(expm1OverRF(r), r, 1f) * pow2F(k);
     }
 
     /**
@@ -92,28 +82,10 @@ final class FastExp {
      * @return {@code e^x} within 1 ulp of {@code Math.exp} (see the class comment)
      */
     static double exp(double x) {
-        if (x < X_MIN_D) {
-            x = X_MIN_D;
-        }
-        double k = Math.fma(x, LOG2E_D, MAGIC_D);
-        double n = k - MAGIC_D;
-        double r = Math.fma(n, -LN2_HI_D, x);
-        r = Math.fma(n, -LN2_LO_D, r);
-        double[] c = INV_FACT;
-        double p = Math.fma(c[13], r, c[12]);
-        p = Math.fma(p, r, c[11]);
-        p = Math.fma(p, r, c[10]);
-        p = Math.fma(p, r, c[9]);
-        p = Math.fma(p, r, c[8]);
-        p = Math.fma(p, r, c[7]);
-        p = Math.fma(p, r, c[6]);
-        p = Math.fma(p, r, c[5]);
-        p = Math.fma(p, r, c[4]);
-        p = Math.fma(p, r, c[3]);
-        p = Math.fma(p, r, c[2]);
-        p = Math.fma(p, r, 1.0);
-        p = Math.fma(p, r, 1.0);
-        return p * Double.longBitsToDouble((Double.doubleToRawLongBits(k) + BIAS_D) << 52);
+        x = clampD(x);
+        double k = shiftedD(x);
+        double r = reducedD(x, k);
+        return Math.fma(expm1OverRD(r), r, 1.0) * pow2D(k);
     }
 
     /**
@@ -131,21 +103,11 @@ final class FastExp {
      * @return {@code c · tanh(x / c)}
      */
     static float softCap(float x, float cap, float invCap) {
-        float y = Math.abs(x) * (-2f * invCap);   // -2|x/c|: the factor 2 is exact, so this is -2|x·invCap|
-        if (y < X_MIN_F) {
-            y = X_MIN_F;
-        }
-        float k = Math.fma(y, LOG2E_F, MAGIC_F);
-        float n = k - MAGIC_F;
-        float r = Math.fma(n, -LN2_HI_F, y);
-        r = Math.fma(n, -LN2_LO_F, r);
-        float p = Math.fma(C6_F, r, C5_F);
-        p = Math.fma(p, r, C4_F);
-        p = Math.fma(p, r, C3_F);
-        p = Math.fma(p, r, C2_F);
-        p = Math.fma(p, r, C1_F);
-        float q = p * r;
-        float m = Float.intBitsToFloat((Float.floatToRawIntBits(k) + BIAS_F) << 23);
+        float y = clampF(Math.abs(x) * (-2f * invCap));   // -2|x/c|: the factor 2 is exact, so this is -2|x·invCap|
+        float k = shiftedF(y);
+        float r = reducedF(y, k);
+        float q = expm1OverRF(r) * r;
+        float m = pow2F(k);
         float m1 = Math.fma(-m, q, 1f - m);   // 1 - e^y >= +0 (never -0: the sign below is x's alone)
         float t = m1 / (2f - m1);
         return cap * Float.intBitsToFloat(Float.floatToRawIntBits(t) | (Float.floatToRawIntBits(x) & 0x80000000));
@@ -161,23 +123,80 @@ final class FastExp {
      */
     static double softCap(double x, double cap, double invCap) {
         double u = x * invCap;
-        double y = -2.0 * Math.abs(u);
-        if (y < X_MIN_D) {
-            y = X_MIN_D;
-        }
-        double k = Math.fma(y, LOG2E_D, MAGIC_D);
+        double y = clampD(-2.0 * Math.abs(u));
+        double k = shiftedD(y);
+        double r = reducedD(y, k);
+        double q = expm1OverRD(r) * r;
+        double m = pow2D(k);
+        double m1 = -Math.fma(m, q, m - 1.0);
+        double t = m1 / (2.0 - m1);
+        return cap * Math.copySign(Math.abs(t), u);
+    }
+
+    // The steps of the exponential, shared by expf/exp and the two softCaps (VectorRowOps does each
+    // lane-wise), each in fp32 and fp64: Java has no generics over primitives, and boxing would cost the
+    // kernel's hot loops.
+
+    /** @return {@code x}, or {@link #X_MIN_F} below it (NaN stays NaN) */
+    private static float clampF(float x) {
+        return x < X_MIN_F ? X_MIN_F : x;
+    }
+
+    /** @return {@code x}, or {@link #X_MIN_D} below it (NaN stays NaN) */
+    private static double clampD(double x) {
+        return x < X_MIN_D ? X_MIN_D : x;
+    }
+
+    /** @return {@code k = x·log2e + MAGIC_F}, whose low mantissa bits hold {@code n = round(x·log2e)} */
+    private static float shiftedF(float x) {
+        return Math.fma(x, LOG2E_F, MAGIC_F);
+    }
+
+    /** @return {@code k = x·log2e + MAGIC_D}, whose low mantissa bits hold {@code n = round(x·log2e)} */
+    private static double shiftedD(double x) {
+        return Math.fma(x, LOG2E_D, MAGIC_D);
+    }
+
+    /** @return {@code r = x - n·ln2} for {@code n = k - MAGIC_F}, with {@code ln2} in two parts */
+    private static float reducedF(float x, float k) {
+        float n = k - MAGIC_F;
+        float r = Math.fma(n, -LN2_HI_F, x);
+        return Math.fma(n, -LN2_LO_F, r);
+    }
+
+    /** @return {@code r = x - n·ln2} for {@code n = k - MAGIC_D}, with {@code ln2} in two parts */
+    private static double reducedD(double x, double k) {
         double n = k - MAGIC_D;
-        double r = Math.fma(n, -LN2_HI_D, y);
-        r = Math.fma(n, -LN2_LO_D, r);
+        double r = Math.fma(n, -LN2_HI_D, x);
+        return Math.fma(n, -LN2_LO_D, r);
+    }
+
+    /** @return {@code (e^r - 1) / r}: the C6..C1 part of the polynomial, Horner form */
+    private static float expm1OverRF(float r) {
+        float p = Math.fma(C6_F, r, C5_F);
+        p = Math.fma(p, r, C4_F);
+        p = Math.fma(p, r, C3_F);
+        p = Math.fma(p, r, C2_F);
+        return Math.fma(p, r, C1_F);
+    }
+
+    /** @return {@code (e^r - 1) / r}: the {@code 1/13! .. 1/1!} part of the Taylor polynomial, Horner form */
+    private static double expm1OverRD(double r) {
         double[] c = INV_FACT;
         double p = Math.fma(c[13], r, c[12]);
         for (int j = 11; j >= 1; j--) {
             p = Math.fma(p, r, c[j]);
         }
-        double q = p * r;
-        double m = Double.longBitsToDouble((Double.doubleToRawLongBits(k) + BIAS_D) << 52);
-        double m1 = -Math.fma(m, q, m - 1.0);
-        double t = m1 / (2.0 - m1);
-        return cap * Math.copySign(Math.abs(t), u);
+        return p;
+    }
+
+    /** @return {@code 2^n} for the {@code n} held in {@code k}, built from the exponent bits */
+    private static float pow2F(float k) {
+        return Float.intBitsToFloat((Float.floatToRawIntBits(k) + BIAS_F) << 23);
+    }
+
+    /** @return {@code 2^n} for the {@code n} held in {@code k}, built from the exponent bits */
+    private static double pow2D(double k) {
+        return Double.longBitsToDouble((Double.doubleToRawLongBits(k) + BIAS_D) << 52);
     }
 }
