@@ -31,16 +31,8 @@ final class DoubleRowWorker extends RowWorker {
             return;
         }
         final long start = problem.rowStart(b, t);
-        final double[] logits;
-        final int rowOffset;
-        if (call.logitDoubles != null) {
-            logits = call.logitDoubles;
-            rowOffset = Math.toIntExact(start);
-        } else {
-            call.logits.readDoubles(start, call.strideV, row, 0, vocab);
-            logits = row;
-            rowOffset = 0;
-        }
+        final double[] logits = logitRow(start);
+        final int rowOffset = logitOffset(start);
         final double max = ops.max(logits, rowOffset, vocab);
         final double targetLogit = logits[rowOffset + target];
         if (!(max > Double.NEGATIVE_INFINITY && max < Double.POSITIVE_INFINITY)) {
@@ -59,15 +51,8 @@ final class DoubleRowWorker extends RowWorker {
         }
         final double scale = call.wantsGradient ? call.gradScale[i] : 0.0;
         if (scale != 0.0) {
-            final double[] dst;
-            final int dstOffset;
-            if (call.gradDoubles != null) {
-                dst = call.gradDoubles;
-                dstOffset = Math.toIntExact(problem.gRowStart(b, t));
-            } else {
-                dst = row;
-                dstOffset = 0;
-            }
+            final double[] dst = gradientDestination(row);
+            final int dstOffset = gradientOffset(b, t);
             double sum = ops.expSumStore(logits, rowOffset, vocab, max, dst, dstOffset);
             double lse = max + Math.log(sum);
             call.tokenLoss[i] = lse - targetLogit;
@@ -84,16 +69,8 @@ final class DoubleRowWorker extends RowWorker {
     /** {@link #activeRow} with label smoothing, z-loss or soft-capping. */
     private void activeRowExtended(int i, int b, int t, int target, FusedExtensions x) {
         final long start = problem.rowStart(b, t);
-        double[] logits;
-        int rowOffset;
-        if (call.logitDoubles != null) {
-            logits = call.logitDoubles;
-            rowOffset = Math.toIntExact(start);
-        } else {
-            call.logits.readDoubles(start, call.strideV, row, 0, vocab);
-            logits = row;
-            rowOffset = 0;
-        }
+        double[] logits = logitRow(start);
+        int rowOffset = logitOffset(start);
         final double max;
         if (x.capped) {
             max = ops.softCapMax(logits, rowOffset, row, 0, vocab, x.softCap, x.inverseCap);
@@ -120,15 +97,8 @@ final class DoubleRowWorker extends RowWorker {
         final double logitSum = x.needsLogitSum() ? ops.sum(logits, rowOffset, vocab) : 0.0;
         final double scale = call.wantsGradient ? call.gradScale[i] : 0.0;
         if (scale != 0.0) {
-            final double[] dst;
-            final int dstOffset;
-            if (call.gradDoubles != null) {
-                dst = call.gradDoubles;
-                dstOffset = Math.toIntExact(problem.gRowStart(b, t));
-            } else {
-                dst = x.capped ? gradientRow : row;
-                dstOffset = 0;
-            }
+            final double[] dst = gradientDestination(x.capped ? gradientRow : row);
+            final int dstOffset = gradientOffset(b, t);
             double sum = ops.expSumStore(logits, rowOffset, vocab, max, dst, dstOffset);
             double lse = max + Math.log(sum);
             call.tokenLoss[i] = x.loss(lse, targetLogit, logitSum);
@@ -140,6 +110,36 @@ final class DoubleRowWorker extends RowWorker {
                 fillGradientRow(b, t, 0.0);
             }
         }
+    }
+
+    /**
+     * @param start element index of the row's first logit
+     * @return the array holding the row: the heap fp64 logits themselves, else {@link #row} with the row read into it
+     */
+    private double[] logitRow(long start) {
+        if (call.logitDoubles != null) {
+            return call.logitDoubles;
+        }
+        call.logits.readDoubles(start, call.strideV, row, 0, vocab);
+        return row;
+    }
+
+    /** @return the index of the row's first logit in {@link #logitRow(long)}'s array */
+    private int logitOffset(long start) {
+        return call.logitDoubles != null ? Math.toIntExact(start) : 0;
+    }
+
+    /**
+     * @param local the row to use when the gradient is not a heap fp64 array (written out after the row)
+     * @return where the exponentials and then the gradient of a row go: the heap fp64 gradient in place, else {@code local}
+     */
+    private double[] gradientDestination(double[] local) {
+        return call.gradDoubles != null ? call.gradDoubles : local;
+    }
+
+    /** @return the index of row (b, t)'s first element in {@link #gradientDestination(double[])}'s array */
+    private int gradientOffset(int b, int t) {
+        return call.gradDoubles != null ? Math.toIntExact(problem.gRowStart(b, t)) : 0;
     }
 
     /** The outputs of a row whose maximum is not finite: entropy NaN, arg-max the first NaN or the first maximum. */
@@ -167,12 +167,8 @@ final class DoubleRowWorker extends RowWorker {
         double[] dst = expRow;
         int dstOffset = 0;
         if (scale != 0.0) {
-            if (call.gradDoubles != null) {
-                dst = call.gradDoubles;
-                dstOffset = Math.toIntExact(problem.gRowStart(b, t));
-            } else if (x != null && x.capped) {
-                dst = gradientRow;
-            }
+            dst = gradientDestination(x != null && x.capped ? gradientRow : expRow);
+            dstOffset = gradientOffset(b, t);
             if (dst == logits && dstOffset == rowOffset) {   // in place: keep the logits for the entropy term
                 dst = expRow;
                 dstOffset = 0;
