@@ -193,6 +193,12 @@ public abstract class Memory {
         return new BufferMemory(type, n, Math.max(1, n), buffer);
     }
 
+    /*
+     * FloatArray, DoubleArray and ShortArray are one adapter written out for float[], double[] and short[]:
+     * get/set index a primitive array of each type, which Java cannot share without generics over primitives
+     * (an Object array and java.lang.reflect.Array, or boxing, would slow every element access). The bulk
+     * contiguous copies are System.arraycopy; BufferMemory's copy is the one windowed loop for all three types.
+     */
     static final class FloatArray extends Memory {
         final float[] a;
 
