@@ -155,6 +155,27 @@ final class MaskBuilders {
         return v;
     }
 
+    /**
+     * Reads an optional {@code [B, N]} 0/1 attention mask that must have the shape of {@code reference}.
+     *
+     * @param reference the rank-2 array the mask goes with
+     * @param referenceName its parameter name, for the message
+     * @param attentionMask the mask, or null
+     * @return the mask's values, or null without a mask
+     * @throws IllegalArgumentException if the mask is not rank 2, has another shape or holds a value other than 0/1
+     */
+    private static long[] attentionLike(INDArray reference, String referenceName, INDArray attentionMask) {
+        if (attentionMask == null) {
+            return null;
+        }
+        requireRank2(attentionMask, "attentionMask");
+        if (!Arrays.equals(reference.shape(), attentionMask.shape())) {
+            throw iae("%s and attentionMask must have the same shape [B, N], were %s and %s",
+                    referenceName, Nd4jArrays.shape(reference), Nd4jArrays.shape(attentionMask));
+        }
+        return binaryMask(attentionMask, "attentionMask");
+    }
+
     private static void checkBinary(long[] v, long[] shape, String param) {
         for (int i = 0; i < v.length; i++) {
             if (v[i] != 0 && v[i] != 1) {
@@ -231,15 +252,7 @@ final class MaskBuilders {
         Objects.requireNonNull(labels, "labels");
         requireRank2(labels, "labels");
         long[] lab = Nd4jArrays.integral(labels, "labels");
-        long[] att = null;
-        if (attentionMask != null) {
-            requireRank2(attentionMask, "attentionMask");
-            if (!Arrays.equals(labels.shape(), attentionMask.shape())) {
-                throw iae("labels and attentionMask must have the same shape [B, N], were %s and %s",
-                        Nd4jArrays.shape(labels), Nd4jArrays.shape(attentionMask));
-            }
-            att = binaryMask(attentionMask, "attentionMask");
-        }
+        long[] att = attentionLike(labels, "labels", attentionMask);
         int b = (int) labels.size(0);
         int n = (int) labels.size(1);
         byte[] roles = new byte[lab.length];
@@ -272,15 +285,7 @@ final class MaskBuilders {
                         Arrays.toString(response));
             }
         }
-        long[] att = null;
-        if (attentionMask != null) {
-            requireRank2(attentionMask, "attentionMask");
-            if (!Arrays.equals(inputIds.shape(), attentionMask.shape())) {
-                throw iae("inputIds and attentionMask must have the same shape [B, N], were %s and %s",
-                        Nd4jArrays.shape(inputIds), Nd4jArrays.shape(attentionMask));
-            }
-            att = binaryMask(attentionMask, "attentionMask");
-        }
+        long[] att = attentionLike(inputIds, "inputIds", attentionMask);
         long[] ids = Nd4jArrays.integral(inputIds, "inputIds");
         int b = (int) inputIds.size(0);
         int n = (int) inputIds.size(1);
