@@ -138,11 +138,7 @@ public sealed class LossResult permits LinearLossResult {
 
     /** @return a copy of {@link #perTokenEntropy()} as a flat {@code double[B*N]} in row-major order */
     public double[] perTokenEntropyArray() {
-        if (perTokenEntropy == null) {
-            throw new IllegalStateException("per-token entropy was not asked for: use"
-                    + " withPerTokenOutputs(PerTokenOutput.ENTROPY) (the fused linear path does not compute it)");
-        }
-        return perTokenEntropy.clone();
+        return asked(perTokenEntropy, PerTokenOutput.ENTROPY, "entropy").clone();
     }
 
     /**
@@ -158,11 +154,7 @@ public sealed class LossResult permits LinearLossResult {
 
     /** @return a copy of {@link #perTokenArgMax()} as a flat {@code int[B*N]} in row-major order */
     public int[] perTokenArgMaxArray() {
-        if (perTokenArgMax == null) {
-            throw new IllegalStateException("per-token arg-max was not asked for: use"
-                    + " withPerTokenOutputs(PerTokenOutput.ARG_MAX) (the fused linear path does not compute it)");
-        }
-        return perTokenArgMax.clone();
+        return asked(perTokenArgMax, PerTokenOutput.ARG_MAX, "arg-max").clone();
     }
 
     /**
@@ -199,6 +191,22 @@ public sealed class LossResult permits LinearLossResult {
     /** @return the name of the kernel that computed this result (e.g. {@code fused-cpu}, {@code reference}) */
     public String kernelName() {
         return kernel;
+    }
+
+    /**
+     * @param values a per-token output, or null when it was not asked for
+     * @param output the output
+     * @param name its name in the message
+     * @return {@code values}
+     * @throws IllegalStateException if {@code values} is null
+     */
+    private static <T> T asked(T values, PerTokenOutput output, String name) {
+        if (values == null) {
+            throw new IllegalStateException("per-token " + name + " was not asked for: use"
+                    + " withPerTokenOutputs(PerTokenOutput." + output.name() + ") (the fused linear path does not"
+                    + " compute it)");
+        }
+        return values;
     }
 
     @Override
