@@ -85,23 +85,20 @@ public final class LossSummary {
      */
     public LossSummary merge(LossSummary other) {
         Objects.requireNonNull(other, "other");
-        ExactSum wl = weightedLoss.copy();
-        wl.addAll(other.weightedLoss);
-        ExactSum w = weight.copy();
-        w.addAll(other.weight);
-        ExactSum pl = promptLoss.copy();
-        pl.addAll(other.promptLoss);
-        ExactSum cl = completionLoss.copy();
-        cl.addAll(other.completionLoss);
-        ExactSum pe = promptEntropy.copy();
-        pe.addAll(other.promptEntropy);
-        ExactSum ce = completionEntropy.copy();
-        ce.addAll(other.completionEntropy);
-        return new LossSummary(wl, w, pl, cl, promptTokens + other.promptTokens,
-                completionTokens + other.completionTokens, promptCorrect + other.promptCorrect,
-                completionCorrect + other.completionCorrect, nonFiniteTokens + other.nonFiniteTokens,
-                weightedTokens + other.weightedTokens, pe, ce, promptEntropyTokens + other.promptEntropyTokens,
-                completionEntropyTokens + other.completionEntropyTokens);
+        return new LossSummary(sumOf(weightedLoss, other.weightedLoss), sumOf(weight, other.weight),
+                sumOf(promptLoss, other.promptLoss), sumOf(completionLoss, other.completionLoss),
+                promptTokens + other.promptTokens, completionTokens + other.completionTokens,
+                promptCorrect + other.promptCorrect, completionCorrect + other.completionCorrect,
+                nonFiniteTokens + other.nonFiniteTokens, weightedTokens + other.weightedTokens,
+                sumOf(promptEntropy, other.promptEntropy), sumOf(completionEntropy, other.completionEntropy),
+                promptEntropyTokens + other.promptEntropyTokens, completionEntropyTokens + other.completionEntropyTokens);
+    }
+
+    /** @return a new exact sum of {@code a} and {@code b} (both unchanged) */
+    private static ExactSum sumOf(ExactSum a, ExactSum b) {
+        ExactSum s = a.copy();
+        s.addAll(b);
+        return s;
     }
 
     /** @return {@code weightedLossSum / weightSum}, or 0 when the weight sum is 0 (everything ignored) */

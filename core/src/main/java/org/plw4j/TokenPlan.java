@@ -174,6 +174,28 @@ final class TokenPlan {
         static final Outputs NONE = new Outputs(null, null, false, Set.of());
     }
 
+    /** The sums and counts that {@link #reduce} keeps for the measured targets of one role (PROMPT or COMPLETION). */
+    private static final class RoleTally {
+        final ExactSum loss = new ExactSum();
+        final ExactSum entropy = new ExactSum();
+        long tokens;
+        long correct;
+        long entropyTokens;
+
+        void add(double tokenLoss, boolean tokenCorrect) {
+            tokens++;
+            loss.add(tokenLoss);
+            if (tokenCorrect) {
+                correct++;
+            }
+        }
+
+        void addEntropy(double tokenEntropy) {
+            entropyTokens++;
+            entropy.add(tokenEntropy);
+        }
+    }
+
     LossResult reduce(double[] tokenLoss, boolean[] tokenCorrect, INDArray gradient, String kernelName) {
         return reduce(tokenLoss, tokenCorrect, Outputs.NONE, gradient, kernelName);
     }
@@ -183,10 +205,6 @@ final class TokenPlan {
         int size = batch * length;
         final double[] entropy = out.entropy();
         final boolean means = out.means() && entropy != null;
-        ExactSum promptEntropy = new ExactSum();
-        ExactSum completionEntropy = new ExactSum();
-        long pEnt = 0;
-        long cEnt = 0;
         double[] perTokenEntropy = out.perToken().contains(PerTokenOutput.ENTROPY) && entropy != null
                 ? new double[size] : null;
         int[] perTokenArgMax = null;
@@ -196,12 +214,8 @@ final class TokenPlan {
         }
         ExactSum weighted = new ExactSum();
         ExactSum weight = new ExactSum();
-        ExactSum prompt = new ExactSum();
-        ExactSum completion = new ExactSum();
-        long pTok = 0;
-        long cTok = 0;
-        long pOk = 0;
-        long cOk = 0;
+        RoleTally prompt = new RoleTally();
+        RoleTally completion = new RoleTally();
         long nonFinite = 0;
         long weightedTokens = 0;
         double[] perToken = new double[size];
@@ -236,25 +250,12 @@ final class TokenPlan {
                         nonFinite++;
                     }
                 }
-                if (measured[i] == TokenRole.PROMPT_CODE) {
-                    pTok++;
-                    prompt.add(l);
-                    if (tokenCorrect[i]) {
-                        pOk++;
-                    }
+                RoleTally role = measured[i] == TokenRole.PROMPT_CODE ? prompt
+                        : measured[i] == TokenRole.COMPLETION_CODE ? completion : null;
+                if (role != null) {
+                    role.add(l, tokenCorrect[i]);
                     if (means) {
-                        pEnt++;
-                        promptEntropy.add(entropy[i]);
-                    }
-                } else if (measured[i] == TokenRole.COMPLETION_CODE) {
-                    cTok++;
-                    completion.add(l);
-                    if (tokenCorrect[i]) {
-                        cOk++;
-                    }
-                    if (means) {
-                        cEnt++;
-                        completionEntropy.add(entropy[i]);
+                        role.addEntropy(entropy[i]);
                     }
                 }
             }
@@ -262,8 +263,9 @@ final class TokenPlan {
                 seqMeanSum += rowWeighted.value() / sequenceWeight[row];
             }
         }
-        LossSummary summary = new LossSummary(weighted, weight, prompt, completion, pTok, cTok, pOk, cOk, nonFinite,
-                weightedTokens, promptEntropy, completionEntropy, pEnt, cEnt);
+        LossSummary summary = new LossSummary(weighted, weight, prompt.loss, completion.loss, prompt.tokens,
+                completion.tokens, prompt.correct, completion.correct, nonFinite, weightedTokens, prompt.entropy,
+                completion.entropy, prompt.entropyTokens, completion.entropyTokens);
         double num = summary.weightedLossSum();
         double loss = switch (normalization) {
             case WEIGHTED_MEAN, GLOBAL_DENOMINATOR, NONZERO_COUNT -> denominator == 0.0 ? 0.0 : num / denominator;
