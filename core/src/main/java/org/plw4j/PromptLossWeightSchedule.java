@@ -2,6 +2,7 @@ package org.plw4j;
 
 import java.util.Locale;
 import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * A prompt loss weight that changes with the training step: constant, linear, cosine, step or exponential
@@ -351,20 +352,28 @@ public final class PromptLossWeightSchedule {
     }
 
     private static double number(String text, String name, String field) {
-        try {
-            return Double.parseDouble(field);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "schedule '%s': %s must be a number, was '%s'", text, name, field), e);
-        }
+        return parsed(text, name, field, "a number", Double::valueOf);
     }
 
     private static long integer(String text, String name, String field) {
+        return parsed(text, name, field, "an integer", Long::valueOf);
+    }
+
+    /**
+     * @param text the whole schedule text, for the message
+     * @param name the field's name in the message
+     * @param field the field's text
+     * @param kind what the field must be, in the message
+     * @param parser the field's parser, throwing {@link NumberFormatException} on a malformed field
+     * @return the parsed field
+     * @throws IllegalArgumentException if {@code field} does not parse
+     */
+    private static <T> T parsed(String text, String name, String field, String kind, Function<String, T> parser) {
         try {
-            return Long.parseLong(field);
+            return parser.apply(field);
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "schedule '%s': %s must be an integer, was '%s'", text, name, field), e);
+                    "schedule '%s': %s must be %s, was '%s'", text, name, kind, field), e);
         }
     }
 
