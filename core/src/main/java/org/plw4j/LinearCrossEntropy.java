@@ -226,18 +226,10 @@ final class LinearCrossEntropy {
 
     private static Shape checkInputs(INDArray hidden, INDArray weight, INDArray bias, INDArray inputIds,
             PromptCompletionMask mask) {
-        if (hidden == null) {
-            throw new IllegalArgumentException("hidden must not be null");
-        }
-        if (weight == null) {
-            throw new IllegalArgumentException("weight must not be null");
-        }
-        if (inputIds == null) {
-            throw new IllegalArgumentException("inputIds must not be null");
-        }
-        if (mask == null) {
-            throw new IllegalArgumentException("mask must not be null");
-        }
+        Nd4jArrays.requireNonNull(hidden, "hidden");
+        Nd4jArrays.requireNonNull(weight, "weight");
+        Nd4jArrays.requireNonNull(inputIds, "inputIds");
+        Nd4jArrays.requireNonNull(mask, "mask");
         if (hidden.rank() != 3) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "hidden must have rank 3 [B, N, H], had rank %d with shape %s", hidden.rank(),

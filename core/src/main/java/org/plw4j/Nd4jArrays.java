@@ -30,6 +30,19 @@ final class Nd4jArrays {
     record View(Memory memory, long[] strides) {
     }
 
+    /**
+     * The null check of the arrays and mask that the public entry points take.
+     *
+     * @param value an argument
+     * @param param its name
+     * @throws IllegalArgumentException ("{@code param} must not be null") if {@code value} is null
+     */
+    static void requireNonNull(Object value, String param) {
+        if (value == null) {
+            throw new IllegalArgumentException(param + " must not be null");
+        }
+    }
+
     static ElementType elementType(INDArray a, String param) {
         DataType dt = a.dataType();
         return switch (dt) {

@@ -589,15 +589,9 @@ public final class WeightedCausalLMLoss {
     private LossResult run(INDArray logits, INDArray inputIds, PromptCompletionMask mask, Mode mode,
             INDArray gradientOut) {
         final LogitsLayout layout = settings.layout();
-        if (logits == null) {
-            throw new IllegalArgumentException("logits must not be null");
-        }
-        if (inputIds == null) {
-            throw new IllegalArgumentException("inputIds must not be null");
-        }
-        if (mask == null) {
-            throw new IllegalArgumentException("mask must not be null");
-        }
+        Nd4jArrays.requireNonNull(logits, "logits");
+        Nd4jArrays.requireNonNull(inputIds, "inputIds");
+        Nd4jArrays.requireNonNull(mask, "mask");
         if (logits.rank() != 3) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "logits must have rank 3 (%s), had rank %d with shape %s",
