@@ -33,6 +33,13 @@ import jdk.incubator.vector.VectorSpecies;
  * (the same operations as {@link FastExp#expf(float)}, checked bitwise by the tests), and running sums
  * go through a small array (load, add, store: no vector phi at a loop exit, which C2 also boxed at
  * times), which costs nothing measurable next to the exponential (speeds in benchmarks/RESULTS.md).
+ *
+ * <p>The scalar tail of a blocked loop runs once, after the last block, not inside the block loop: with
+ * the tail's scalar code inside it, C2 kept the polynomial's broadcast constants on the stack and
+ * reloaded about ten of them in every vector iteration (the scalar registers alias the vector ones), and
+ * the entropy and label-smoothing passes ran 1.7 to 1.9 times as long as the plain one at 512 bits
+ * (1.2 with the tail after the loop; benchmarks/RESULTS.md). The sums are the same bit for bit, since the
+ * tail was the last term added either way.
  */
 final class VectorRowOps extends RowOps {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -282,11 +289,11 @@ final class VectorRowOps extends RowOps {
         // Its own loop rather than expSumStore(..., null, 0): with the store behind a null test in the one
         // shared loop, the fused forward ran 20-35 % slower (RatioProbe, (4, 512, 32000), fp32 and bf16)
         double total = 0;
+        int k = 0;
         for (int c = 0; c < n; c += CHUNK) {
             int end = Math.min(n, c + CHUNK);
             FloatVector.zero(F).intoArray(lanes, 0);
-            int k = c;
-            for (; k <= end - L; k += L) {
+            for (k = c; k <= end - L; k += L) {
                 FloatVector x = FloatVector.fromArray(F, a, off + k).sub(shift);
                 // e^x as in expSumStore (FastExp.expf lane-wise, clamp on the bits: x <= 0 here)
                 FloatVector xc = x.reinterpretAsInts().or(Integer.MIN_VALUE).min(X_MIN_BITS).reinterpretAsFloats();
@@ -305,19 +312,18 @@ final class VectorRowOps extends RowOps {
                 FloatVector.fromArray(F, lanes, 0).add(e).intoArray(lanes, 0);
             }
             total += foldLanes();
-            total += expTail(a, off, k, end, shift, null, 0);
         }
-        return total;
+        return total + expTail(a, off, k, n, shift, null, 0);
     }
 
     @Override
     double expSumStore(float[] a, int off, int n, float shift, float[] dst, int doff) {
         double total = 0;
+        int k = 0;
         for (int c = 0; c < n; c += CHUNK) {
             int end = Math.min(n, c + CHUNK);
             FloatVector.zero(F).intoArray(lanes, 0);
-            int k = c;
-            for (; k <= end - L; k += L) {
+            for (k = c; k <= end - L; k += L) {
                 FloatVector x = FloatVector.fromArray(F, a, off + k).sub(shift);
                 // e^x, FastExp.expf lane-wise, written out: a helper method taking a vector would be boxed
                 // whenever C2 declines to inline it (see the class comment). The clamp to X_MIN is done on
@@ -339,9 +345,8 @@ final class VectorRowOps extends RowOps {
                 FloatVector.fromArray(F, lanes, 0).add(e).intoArray(lanes, 0);
             }
             total += foldLanes();
-            total += expTail(a, off, k, end, shift, dst, doff);
         }
-        return total;
+        return total + expTail(a, off, k, n, shift, dst, doff);
     }
 
     @Override
@@ -349,14 +354,14 @@ final class VectorRowOps extends RowOps {
         double total = 0;
         entropyTerms = 0;
         shiftedLogitSum = 0;
+        int k = 0;
         for (int c = 0; c < n; c += CHUNK) {
             int end = Math.min(n, c + CHUNK);
             // the two running sums in registers (loop phis of JDK types, as in max(): C2 keeps them unboxed),
             // stored once per block; through lanes arrays the second store-to-load chain cost more
             FloatVector acc = FloatVector.zero(F);
             FloatVector xs = FloatVector.zero(F);
-            int k = c;
-            for (; k <= end - L; k += L) {
+            for (k = c; k <= end - L; k += L) {
                 FloatVector x = FloatVector.fromArray(F, a, off + k).sub(shift);
                 // e^x as in expSumStore (FastExp.expf lane-wise, clamp on the bits: x <= 0 here)
                 FloatVector xc = x.reinterpretAsInts().or(Integer.MIN_VALUE).min(X_MIN_BITS).reinterpretAsFloats();
@@ -380,9 +385,8 @@ final class VectorRowOps extends RowOps {
             total += foldLanes();
             xs.intoArray(lanes, 0);
             shiftedLogitSum += foldLanes();
-            total += expTailEntropy(a, off, k, end, shift, dst, doff);
         }
-        return total;
+        return total + expTailEntropy(a, off, k, n, shift, dst, doff);
     }
 
     @Override
@@ -390,14 +394,14 @@ final class VectorRowOps extends RowOps {
         double total = 0;
         entropyTerms = 0;
         shiftedLogitSum = 0;
+        int k = 0;
         for (int c = 0; c < n; c += CHUNK) {
             int end = Math.min(n, c + CHUNK);
             // the two running sums in registers (loop phis of JDK types, as in max(): C2 keeps them unboxed),
             // stored once per block; through lanes arrays the second store-to-load chain cost more
             FloatVector acc = FloatVector.zero(F);
             FloatVector terms = FloatVector.zero(F);
-            int k = c;
-            for (; k <= end - L; k += L) {
+            for (k = c; k <= end - L; k += L) {
                 FloatVector x = FloatVector.fromArray(F, a, off + k).sub(shift);
                 // e^x as in expSumStore (FastExp.expf lane-wise, clamp on the bits: x <= 0 here)
                 FloatVector xc = x.reinterpretAsInts().or(Integer.MIN_VALUE).min(X_MIN_BITS).reinterpretAsFloats();
@@ -417,17 +421,16 @@ final class VectorRowOps extends RowOps {
                 acc = acc.add(e);
                 terms = e.fma(xc, terms);
             }
-            acc.intoArray(lanes, 0);
             terms.intoArray(lanesT, 0);
+            acc.intoArray(lanes, 0);
             total += foldLanes();
             double t = 0;
             for (int j = 0; j < L; j++) {
                 t += lanesT[j];
             }
             entropyTerms += t;
-            total += expTailEntropy(a, off, k, end, shift, dst, doff);
         }
-        return total;
+        return total + expTailEntropy(a, off, k, n, shift, dst, doff);
     }
 
     @Override
