@@ -277,6 +277,111 @@ abstract class RowOps {
         }
     }
 
+    // ---------------------------------------------------------------- scalar loops over part of a row
+
+    // Each loop runs over k in [from, end), so that one loop serves a whole row (ScalarRowOps, from 0) and the
+    // entries a vector loop leaves at a row's end, and both compute those entries alike. A running maximum or sum
+    // comes in as an argument and goes out as the result, so its order is the caller's.
+
+    /** @return {@code m} folded with each {@code a[off + k]} in order by {@link Math#max(float, float)} */
+    static float maxFrom(float m, float[] a, int off, int from, int end) {
+        for (int k = from; k < end; k++) {
+            m = Math.max(m, a[off + k]);
+        }
+        return m;
+    }
+
+    /** @return {@code m} folded with each {@code a[off + k]} in order by {@link Math#max(double, double)} */
+    static double maxFrom(double m, double[] a, int off, int from, int end) {
+        for (int k = from; k < end; k++) {
+            m = Math.max(m, a[off + k]);
+        }
+        return m;
+    }
+
+    /** @return whether some {@code a[off + k] >= m} */
+    static boolean anyAtLeastFrom(float[] a, int off, int from, int end, float m) {
+        for (int k = from; k < end; k++) {
+            if (a[off + k] >= m) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** @return whether some {@code a[off + k] >= m} */
+    static boolean anyAtLeastFrom(double[] a, int off, int from, int end, double m) {
+        for (int k = from; k < end; k++) {
+            if (a[off + k] >= m) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** {@code a[off + k] *= f}. */
+    static void scaleFrom(float[] a, int off, int from, int end, float f) {
+        for (int k = from; k < end; k++) {
+            a[off + k] *= f;
+        }
+    }
+
+    /** {@code a[off + k] *= f}. */
+    static void scaleFrom(double[] a, int off, int from, int end, double f) {
+        for (int k = from; k < end; k++) {
+            a[off + k] *= f;
+        }
+    }
+
+    /** @return the fp32 sum of the {@code a[off + k]}, in order */
+    static float sumFrom(float[] a, int off, int from, int end) {
+        float s = 0f;
+        for (int k = from; k < end; k++) {
+            s += a[off + k];
+        }
+        return s;
+    }
+
+    /** {@code a[off + k] = fma(a[off + k], factor, bias)}. */
+    static void scaleAddFrom(float[] a, int off, int from, int end, float factor, float bias) {
+        for (int k = from; k < end; k++) {
+            a[off + k] = Math.fma(a[off + k], factor, bias);
+        }
+    }
+
+    /** {@code a[off + k] = fma(a[off + k], factor, bias) · fma(-u, u, 1)} with {@code u = z[zoff + k] · invCap}. */
+    static void scaleAddCappedFrom(float[] a, int off, int from, int end, float factor, float bias, float[] z, int zoff,
+            float invCap) {
+        for (int k = from; k < end; k++) {
+            float u = z[zoff + k] * invCap;
+            a[off + k] = Math.fma(a[off + k], factor, bias) * Math.fma(-u, u, 1f);
+        }
+    }
+
+    /** {@code dst[doff + k] = bf16(src[soff + k])}, widened exactly. */
+    static void widenBf16From(short[] src, int soff, float[] dst, int doff, int from, int end) {
+        for (int k = from; k < end; k++) {
+            dst[doff + k] = Float.intBitsToFloat(src[soff + k] << 16);
+        }
+    }
+
+    /** {@link #widenBf16From}; @return {@code m} folded with each widened value in order by {@link Math#max(float, float)} */
+    static float widenBf16MaxFrom(float m, short[] src, int soff, float[] dst, int doff, int from, int end) {
+        for (int k = from; k < end; k++) {
+            float x = Float.intBitsToFloat(src[soff + k] << 16);
+            dst[doff + k] = x;
+            m = Math.max(m, x);
+        }
+        return m;
+    }
+
+    /** {@code dst[doff + k] = Half.floatToBf16(src[soff + k])}. */
+    static void narrowBf16From(float[] src, int soff, short[] dst, int doff, int from, int end) {
+        for (int k = from; k < end; k++) {
+            dst[doff + k] = Half.floatToBf16(src[soff + k]);
+        }
+    }
+
     // ---------------------------------------------------------------- NCW tiles (fp32, one lane per time step)
 
     /** @return W, the number of time steps in a tile; tiles are {@code rows x W} floats, row-major */

@@ -61,21 +61,12 @@ final class ScalarRowOps extends RowOps {
 
     @Override
     float max(float[] a, int off, int n) {
-        float m = Float.NEGATIVE_INFINITY;
-        for (int k = 0; k < n; k++) {
-            m = Math.max(m, a[off + k]);
-        }
-        return m;
+        return maxFrom(Float.NEGATIVE_INFINITY, a, off, 0, n);
     }
 
     @Override
     boolean anyAtLeast(float[] a, int off, int n, float m) {
-        for (int k = 0; k < n; k++) {
-            if (a[off + k] >= m) {
-                return true;
-            }
-        }
-        return false;
+        return anyAtLeastFrom(a, off, 0, n, m);
     }
 
     @Override
@@ -162,34 +153,22 @@ final class ScalarRowOps extends RowOps {
 
     @Override
     void scale(float[] a, int off, int n, float f) {
-        for (int k = 0; k < n; k++) {
-            a[off + k] *= f;
-        }
+        scaleFrom(a, off, 0, n, f);
     }
 
     @Override
     void widenBf16(short[] src, int soff, float[] dst, int doff, int n) {
-        for (int k = 0; k < n; k++) {
-            dst[doff + k] = Float.intBitsToFloat(src[soff + k] << 16);
-        }
+        widenBf16From(src, soff, dst, doff, 0, n);
     }
 
     @Override
     float widenBf16Max(short[] src, int soff, float[] dst, int doff, int n) {
-        float m = Float.NEGATIVE_INFINITY;
-        for (int k = 0; k < n; k++) {
-            float x = Float.intBitsToFloat(src[soff + k] << 16);
-            dst[doff + k] = x;
-            m = Math.max(m, x);
-        }
-        return m;
+        return widenBf16MaxFrom(Float.NEGATIVE_INFINITY, src, soff, dst, doff, 0, n);
     }
 
     @Override
     void narrowBf16(float[] src, int soff, short[] dst, int doff, int n) {
-        for (int k = 0; k < n; k++) {
-            dst[doff + k] = Half.floatToBf16(src[soff + k]);
-        }
+        narrowBf16From(src, soff, dst, doff, 0, n);
     }
 
     @Override
@@ -222,47 +201,29 @@ final class ScalarRowOps extends RowOps {
                 s += acc[j];
             }
             total += s;
-            float tail = 0f;
-            for (; k < end; k++) {
-                tail += a[off + k];
-            }
-            total += tail;
+            total += sumFrom(a, off, k, end);
         }
         return total;
     }
 
     @Override
     void scaleAdd(float[] a, int off, int n, float factor, float bias) {
-        for (int k = 0; k < n; k++) {
-            a[off + k] = Math.fma(a[off + k], factor, bias);
-        }
+        scaleAddFrom(a, off, 0, n, factor, bias);
     }
 
     @Override
     void scaleAddCapped(float[] a, int off, int n, float factor, float bias, float[] z, int zoff, float invCap) {
-        for (int k = 0; k < n; k++) {
-            float u = z[zoff + k] * invCap;
-            a[off + k] = Math.fma(a[off + k], factor, bias) * Math.fma(-u, u, 1f);
-        }
+        scaleAddCappedFrom(a, off, 0, n, factor, bias, z, zoff, invCap);
     }
 
     @Override
     double max(double[] a, int off, int n) {
-        double m = Double.NEGATIVE_INFINITY;
-        for (int k = 0; k < n; k++) {
-            m = Math.max(m, a[off + k]);
-        }
-        return m;
+        return maxFrom(Double.NEGATIVE_INFINITY, a, off, 0, n);
     }
 
     @Override
     boolean anyAtLeast(double[] a, int off, int n, double m) {
-        for (int k = 0; k < n; k++) {
-            if (a[off + k] >= m) {
-                return true;
-            }
-        }
-        return false;
+        return anyAtLeastFrom(a, off, 0, n, m);
     }
 
     @Override
@@ -300,9 +261,7 @@ final class ScalarRowOps extends RowOps {
 
     @Override
     void scale(double[] a, int off, int n, double f) {
-        for (int k = 0; k < n; k++) {
-            a[off + k] *= f;
-        }
+        scaleFrom(a, off, 0, n, f);
     }
 
     @Override
