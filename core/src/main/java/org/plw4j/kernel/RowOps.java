@@ -365,7 +365,11 @@ abstract class RowOps {
         }
     }
 
-    /** {@link #widenBf16From}; @return {@code m} folded with each widened value in order by {@link Math#max(float, float)} */
+    /**
+     * {@link #widenBf16From}.
+     *
+     * @return {@code m} folded with each widened value in order by {@link Math#max(float, float)}
+     */
     static float widenBf16MaxFrom(float m, short[] src, int soff, float[] dst, int doff, int from, int end) {
         for (int k = from; k < end; k++) {
             float x = Float.intBitsToFloat(src[soff + k] << 16);

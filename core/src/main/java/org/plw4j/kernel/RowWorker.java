@@ -10,15 +10,16 @@ import java.util.function.IntFunction;
  * their logits are never read.
  *
  * <p>An active row takes three passes over a cache-resident row: its maximum (after soft-capping it into
- * {@link #row} when capped), the exp-sum (storing the exponentials where the gradient is formed, or not at
- * all without a gradient), then the scale pass and the target's entry. Which arrays those passes read and
- * write, the non-finite rows, the entropy and label-smoothing bookkeeping and the gradient's write are the
- * same for every element type and are decided here. The subclasses give the row's array type {@code A}
- * ({@code float[]} for fp32, fp16 and bf16 logits computed in fp32, {@code double[]} for fp64) and what
- * differs with it: reading a row, the exp-sum pass that also forms the entropy terms, and the gradient row's
- * write. Every other operation is one {@link RowOps} call (or one array access) on either array type, chosen
- * here once per row; the per-logit loops are {@link RowOps}'. Scalars cross as double: a float row's maximum,
- * target logit and sums widen exactly, and the float operations narrow them back to the same floats.
+ * {@link #row} when capped), the exp-sum (storing the exponentials where the gradient is formed; without a gradient, in
+ * scratch when the entropy or label smoothing takes terms from that pass, else nowhere), then the scale pass and
+ * the target's entry. Which arrays those passes read and write, the non-finite rows, the entropy and
+ * label-smoothing bookkeeping and the gradient's write are the same for every element type and are decided here.
+ * The subclasses give the row's array type {@code A} ({@code float[]} for fp32, fp16 and bf16 logits computed in
+ * fp32, {@code double[]} for fp64) and what differs with it: reading a row, the exp-sum pass that also forms the
+ * entropy terms, and the gradient row's write. Every other operation is one {@link RowOps} call (or one array
+ * access) on either array type, chosen here by the array's class a few times a row, never per logit; the
+ * per-logit loops are {@link RowOps}'. Scalars cross as double: a float row's maximum, target logit and sums
+ * widen exactly, and the float operations narrow them back to the same floats.
  *
  * @param <A> the array type of one row
  */
