@@ -333,6 +333,29 @@ abstract class RowOps {
         }
     }
 
+    /**
+     * The end of an fp64 exp-sum: the lane sums {@code lanes[0 .. w)} added in lane order, then the terms
+     * {@code e = FastExp.exp(a[off + k] - shift)} of the tail, each added in index order (stored at
+     * {@code dst[doff + k]} unless {@code dst} is null), all in double.
+     *
+     * @return the exp-sum
+     */
+    static double expSumTail(double[] lanes, int w, double[] a, int off, int from, int end, double shift, double[] dst,
+            int doff) {
+        double total = 0;
+        for (int j = 0; j < w; j++) {
+            total += lanes[j];
+        }
+        for (int k = from; k < end; k++) {
+            double e = FastExp.exp(a[off + k] - shift);
+            if (dst != null) {
+                dst[doff + k] = e;
+            }
+            total += e;
+        }
+        return total;
+    }
+
     /** @return the fp32 sum of the {@code a[off + k]}, in order */
     static float sumFrom(float[] a, int off, int from, int end) {
         float s = 0f;
@@ -356,6 +379,21 @@ abstract class RowOps {
             float u = z[zoff + k] * invCap;
             a[off + k] = Math.fma(a[off + k], factor, bias) * Math.fma(-u, u, 1f);
         }
+    }
+
+    /**
+     * {@code dst[doff + k] = FastExp.softCap(src[soff + k], cap, invCap)} (may alias).
+     *
+     * @return {@code m} folded with each capped value in order by {@link Math#max(float, float)}
+     */
+    static float softCapMaxFrom(float m, float[] src, int soff, float[] dst, int doff, int from, int end, float cap,
+            float invCap) {
+        for (int k = from; k < end; k++) {
+            float x = FastExp.softCap(src[soff + k], cap, invCap);
+            dst[doff + k] = x;
+            m = Math.max(m, x);
+        }
+        return m;
     }
 
     /** {@code dst[doff + k] = bf16(src[soff + k])}, widened exactly. */

@@ -173,13 +173,7 @@ final class ScalarRowOps extends RowOps {
 
     @Override
     float softCapMax(float[] src, int soff, float[] dst, int doff, int n, float cap, float invCap) {
-        float m = Float.NEGATIVE_INFINITY;
-        for (int k = 0; k < n; k++) {
-            float x = FastExp.softCap(src[soff + k], cap, invCap);
-            dst[doff + k] = x;
-            m = Math.max(m, x);
-        }
-        return m;
+        return softCapMaxFrom(Float.NEGATIVE_INFINITY, src, soff, dst, doff, 0, n, cap, invCap);
     }
 
     @Override
@@ -245,18 +239,7 @@ final class ScalarRowOps extends RowOps {
                 accD[j] += e;
             }
         }
-        double total = 0;
-        for (int j = 0; j < w; j++) {
-            total += accD[j];
-        }
-        for (; k < n; k++) {
-            double e = FastExp.exp(a[off + k] - shift);
-            if (dst != null) {
-                dst[doff + k] = e;
-            }
-            total += e;
-        }
-        return total;
+        return expSumTail(accD, w, a, off, k, n, shift, dst, doff);
     }
 
     @Override
