@@ -258,14 +258,7 @@ final class VectorRowOps extends RowOps {
             m0 = m0.max(FloatVector.fromArray(F, a, off + k));
         }
         m0.max(m1).max(m2.max(m3)).intoArray(acc4, 0);
-        float m = Float.NEGATIVE_INFINITY;
-        for (int j = 0; j < L; j++) {
-            m = Math.max(m, acc4[j]);
-        }
-        for (; k < n; k++) {
-            m = Math.max(m, a[off + k]);
-        }
-        return m;
+        return maxFrom(maxFrom(Float.NEGATIVE_INFINITY, acc4, 0, 0, L), a, off, k, n);
     }
 
     @Override
@@ -276,12 +269,7 @@ final class VectorRowOps extends RowOps {
                 return true;
             }
         }
-        for (; k < n; k++) {
-            if (a[off + k] >= m) {
-                return true;
-            }
-        }
-        return false;
+        return anyAtLeastFrom(a, off, k, n, m);
     }
 
     @Override
@@ -439,9 +427,7 @@ final class VectorRowOps extends RowOps {
         for (; k <= n - L; k += L) {
             FloatVector.fromArray(F, a, off + k).mul(f).intoArray(a, off + k);
         }
-        for (; k < n; k++) {
-            a[off + k] *= f;
-        }
+        scaleFrom(a, off, k, n, f);
     }
 
     @Override
@@ -451,9 +437,7 @@ final class VectorRowOps extends RowOps {
             IntVector bits = (IntVector) ShortVector.fromArray(S, src, soff + k).convertShape(VectorOperators.S2I, I, 0);
             bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, doff + k);
         }
-        for (; k < n; k++) {
-            dst[doff + k] = Float.intBitsToFloat(src[soff + k] << 16);
-        }
+        widenBf16From(src, soff, dst, doff, k, n);
     }
 
     @Override
@@ -479,16 +463,7 @@ final class VectorRowOps extends RowOps {
             m0 = m0.max(x);
         }
         m0.max(m1).intoArray(acc4, 0);
-        float m = Float.NEGATIVE_INFINITY;
-        for (int j = 0; j < L; j++) {
-            m = Math.max(m, acc4[j]);
-        }
-        for (; k < n; k++) {
-            float x = Float.intBitsToFloat(src[soff + k] << 16);
-            dst[doff + k] = x;
-            m = Math.max(m, x);
-        }
-        return m;
+        return widenBf16MaxFrom(maxFrom(Float.NEGATIVE_INFINITY, acc4, 0, 0, L), src, soff, dst, doff, k, n);
     }
 
     @Override
@@ -502,9 +477,7 @@ final class VectorRowOps extends RowOps {
             IntVector r = rounded.blend(hi.or(0x40), nan);
             ((ShortVector) r.convertShape(VectorOperators.I2S, S, 0)).intoArray(dst, doff + k);
         }
-        for (; k < n; k++) {
-            dst[doff + k] = Half.floatToBf16(src[soff + k]);
-        }
+        narrowBf16From(src, soff, dst, doff, k, n);
     }
 
     // ---------------------------------------------------------------- fp32 rows, extensions
@@ -538,16 +511,7 @@ final class VectorRowOps extends RowOps {
             m0 = m0.max(x);
         }
         m0.intoArray(acc4, 0);
-        float m = Float.NEGATIVE_INFINITY;
-        for (int j = 0; j < L; j++) {
-            m = Math.max(m, acc4[j]);
-        }
-        for (; k < n; k++) {
-            float x = FastExp.softCap(src[soff + k], cap, invCap);
-            dst[doff + k] = x;
-            m = Math.max(m, x);
-        }
-        return m;
+        return softCapMaxFrom(maxFrom(Float.NEGATIVE_INFINITY, acc4, 0, 0, L), src, soff, dst, doff, k, n, cap, invCap);
     }
 
     @Override
@@ -561,11 +525,7 @@ final class VectorRowOps extends RowOps {
                 FloatVector.fromArray(F, lanes, 0).add(FloatVector.fromArray(F, a, off + k)).intoArray(lanes, 0);
             }
             total += foldLanes();
-            float tail = 0f;
-            for (; k < end; k++) {
-                tail += a[off + k];
-            }
-            total += tail;
+            total += sumFrom(a, off, k, end);
         }
         return total;
     }
@@ -576,9 +536,7 @@ final class VectorRowOps extends RowOps {
         for (; k <= n - L; k += L) {
             FloatVector.fromArray(F, a, off + k).fma(factor, bias).intoArray(a, off + k);
         }
-        for (; k < n; k++) {
-            a[off + k] = Math.fma(a[off + k], factor, bias);
-        }
+        scaleAddFrom(a, off, k, n, factor, bias);
     }
 
     @Override
@@ -589,10 +547,7 @@ final class VectorRowOps extends RowOps {
             FloatVector.fromArray(F, a, off + k).fma(factor, bias).mul(u.neg().fma(u, FloatVector.broadcast(F, 1f)))
                     .intoArray(a, off + k);
         }
-        for (; k < n; k++) {
-            float u = z[zoff + k] * invCap;
-            a[off + k] = Math.fma(a[off + k], factor, bias) * Math.fma(-u, u, 1f);
-        }
+        scaleAddCappedFrom(a, off, k, n, factor, bias, z, zoff, invCap);
     }
 
     // ---------------------------------------------------------------- fp64 rows
@@ -604,14 +559,7 @@ final class VectorRowOps extends RowOps {
         for (; k <= n - LD; k += LD) {
             DoubleVector.fromArray(D, lanesD, 0).max(DoubleVector.fromArray(D, a, off + k)).intoArray(lanesD, 0);
         }
-        double m = Double.NEGATIVE_INFINITY;
-        for (int j = 0; j < LD; j++) {
-            m = Math.max(m, lanesD[j]);
-        }
-        for (; k < n; k++) {
-            m = Math.max(m, a[off + k]);
-        }
-        return m;
+        return maxFrom(maxFrom(Double.NEGATIVE_INFINITY, lanesD, 0, 0, LD), a, off, k, n);
     }
 
     @Override
@@ -622,12 +570,7 @@ final class VectorRowOps extends RowOps {
                 return true;
             }
         }
-        for (; k < n; k++) {
-            if (a[off + k] >= m) {
-                return true;
-            }
-        }
-        return false;
+        return anyAtLeastFrom(a, off, k, n, m);
     }
 
     @Override
@@ -669,18 +612,7 @@ final class VectorRowOps extends RowOps {
             }
             DoubleVector.fromArray(D, lanesD, 0).add(e).intoArray(lanesD, 0);
         }
-        double total = 0;
-        for (int j = 0; j < LD; j++) {
-            total += lanesD[j];
-        }
-        for (; k < n; k++) {
-            double e = FastExp.exp(a[off + k] - shift);
-            if (dst != null) {
-                dst[doff + k] = e;
-            }
-            total += e;
-        }
-        return total;
+        return expSumTail(lanesD, LD, a, off, k, n, shift, dst, doff);
     }
 
     @Override
@@ -689,9 +621,7 @@ final class VectorRowOps extends RowOps {
         for (; k <= n - LD; k += LD) {
             DoubleVector.fromArray(D, a, off + k).mul(f).intoArray(a, off + k);
         }
-        for (; k < n; k++) {
-            a[off + k] *= f;
-        }
+        scaleFrom(a, off, k, n, f);
     }
 
     // ---------------------------------------------------------------- NCW tiles: W = 4 vectors of time lanes
