@@ -21,11 +21,14 @@ import org.nd4j.linalg.factory.Nd4j;
  * the rounds alternate the order (A B, then B A) so that a change of load on a shared machine hits both
  * builds alike. Ratios are taken between per-build minima and medians. The calls are the public API
  * only ({@code withDefaults().withPromptLossWeight(0.1)}, {@code compute}, {@code computeWithGradient}
- * into a reused array), so any two versions that have it can be compared.
+ * into a reused array), so any two versions that have it can be compared; an optional sixth argument turns on
+ * the extensions of {@link LossBenchmark.Extended} ({@code LABEL_SMOOTHING}, {@code Z_LOSS}, {@code SOFT_CAP},
+ * {@code ALL}, {@code ENTROPY}) in both builds, through the same public {@code withX} methods.
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -Xmx6g -cp benchmarks.jar
  * org.plw4j.benchmarks.BuildAB A.jar B.jar 4x512x32000 FLOAT 30} (the two core jars, shape, dtype,
- * rounds). Both builds' results are compared bitwise on the first call.
+ * rounds). Both builds' results are compared bitwise on the first call. The build loaded second has come out a
+ * few per cent faster whichever it was (benchmarks/RESULTS.md): for differences of that size run both orders.
  */
 public final class BuildAB {
     private BuildAB() {
@@ -33,7 +36,7 @@ public final class BuildAB {
 
     /** One build: its loss object and the two methods, reached through its own class loader. */
     private record Build(String name, Object loss, Object mask, Method compute, Method withGradient) {
-        static Build load(String name, Path jar, int[][] roles) throws Exception {
+        static Build load(String name, Path jar, int[][] roles, String extension) throws Exception {
             ClassLoader cl = new CoreFirstLoader(jar.toUri().toURL(), BuildAB.class.getClassLoader());
             Class<?> kernel = cl.loadClass("org.plw4j.kernel.FusedCpuKernel");
             kernel.getMethod("warmUp").invoke(null);
@@ -42,6 +45,7 @@ public final class BuildAB {
             Object mask = maskType.getMethod("ofRoles", int[][].class).invoke(null, (Object) roles);
             Object loss = lossType.getMethod("withDefaults").invoke(null);
             loss = lossType.getMethod("withPromptLossWeight", double.class).invoke(loss, Batch.PLW);
+            loss = extended(lossType, loss, extension);
             return new Build(name, loss, mask,
                     lossType.getMethod("compute", INDArray.class, INDArray.class, maskType),
                     lossType.getMethod("computeWithGradient", INDArray.class, INDArray.class, maskType, INDArray.class));
@@ -57,22 +61,40 @@ public final class BuildAB {
             return lossOf(withGradient.invoke(loss, b.logits, b.inputIds, mask, gradient));
         }
 
+        /** @return {@code loss} with the settings of {@link LossBenchmark.Extended#with} for {@code extension} */
+        private static Object extended(Class<?> lossType, Object loss, String extension) throws Exception {
+            return switch (extension) {
+                case "NONE" -> loss;
+                case "LABEL_SMOOTHING" -> lossType.getMethod("withLabelSmoothing", double.class).invoke(loss, 0.1);
+                case "Z_LOSS" -> lossType.getMethod("withZLoss", double.class).invoke(loss, 1e-4);
+                case "SOFT_CAP" -> lossType.getMethod("withLogitSoftCap", double.class).invoke(loss, 30.0);
+                case "ALL" -> extended(lossType, extended(lossType, extended(lossType, loss, "LABEL_SMOOTHING"),
+                        "Z_LOSS"), "SOFT_CAP");
+                case "ENTROPY" -> lossType.getMethod("withEntropy", boolean.class).invoke(loss, true);
+                default -> throw new IllegalArgumentException("extension must be NONE, LABEL_SMOOTHING, Z_LOSS,"
+                        + " SOFT_CAP, ALL or ENTROPY, was " + extension);
+            };
+        }
+
         private static double lossOf(Object result) throws Exception {
             return (double) result.getClass().getMethod("loss").invoke(result);
         }
     }
 
     /**
-     * @param args core jar A, core jar B, shape, dtype, rounds
+     * @param args core jar A, core jar B, shape, dtype, rounds, extension (default NONE)
      * @throws Exception if a build cannot be loaded or a call fails
      */
     public static void main(String[] args) throws Exception {
         if (args.length < 2) {
-            throw new IllegalArgumentException("usage: BuildAB A.jar B.jar [BxNxV] [FLOAT|BFLOAT16] [rounds]");
+            throw new IllegalArgumentException(
+                    "usage: BuildAB A.jar B.jar [BxNxV] [FLOAT|BFLOAT16|DOUBLE] [rounds] [NONE|LABEL_SMOOTHING|...]");
         }
         Batch batch = new Batch(args.length > 2 ? args[2] : "4x512x32000", args.length > 3 ? args[3] : "FLOAT");
         int rounds = args.length > 4 ? Integer.parseInt(args[4]) : 30;
-        Build[] builds = {Build.load("A", Path.of(args[0]), batch.roles), Build.load("B", Path.of(args[1]), batch.roles)};
+        String extension = args.length > 5 ? args[5] : "NONE";
+        Build[] builds = {Build.load("A", Path.of(args[0]), batch.roles, extension),
+            Build.load("B", Path.of(args[1]), batch.roles, extension)};
         INDArray gradient = Nd4j.createUninitialized(batch.logits.dataType(), batch.logits.shape());
         INDArray gradientB = gradient.ulike();
         double la = builds[0].forward(batch);
@@ -99,8 +121,8 @@ public final class BuildAB {
             }
             System.gc(); // ND4J frees result buffers only after a GC (not timed)
         }
-        System.out.printf(Locale.ROOT, "shape %dx%dx%d %s, %d rounds, load %s%n", batch.b, batch.n, batch.v, batch.dtype,
-                rounds, Files.readString(Path.of("/proc/loadavg")).trim());
+        System.out.printf(Locale.ROOT, "shape %dx%dx%d %s, extension %s, %d rounds, load %s%n", batch.b, batch.n, batch.v,
+                batch.dtype, extension, rounds, Files.readString(Path.of("/proc/loadavg")).trim());
         report("forward", fwd);
         report("forward+gradient (reused array)", grad);
         System.exit(0);

@@ -28,7 +28,10 @@ import jdk.incubator.vector.VectorSpecies;
  * heuristics allow: past its node budget (a big caller such as the kernel's row loop, into which the
  * whole row is inlined) or at a call site it deems cold once the helper has its own compiled code
  * ("already compiled into a medium method"), the call stays and every vector crossing it is boxed: on
- * JDK 17, depending on compilation order, up to 15 bytes allocated per logit and 10x slower. So no
+ * JDK 17, depending on compilation order, up to 15 bytes allocated per logit and 10x slower. Splitting
+ * the exponential into helpers of 22 to 81 bytecodes does not avoid it: C2 still declined them at cold
+ * call sites ("already compiled into a medium method", {@code -XX:+PrintInlining}), and a bf16 forward then
+ * ran 4x slower in one JVM out of five. So no
  * method of ours takes or returns a vector: the exponential is written out in each loop
  * (the same operations as {@link FastExp#expf(float)}, checked bitwise by the tests), and running sums
  * go through a small array (load, add, store: no vector phi at a loop exit, which C2 also boxed at
@@ -38,7 +41,7 @@ import jdk.incubator.vector.VectorSpecies;
  * the tail's scalar code inside it, C2 kept the polynomial's broadcast constants on the stack and
  * reloaded about ten of them in every vector iteration (the scalar registers alias the vector ones), and
  * the entropy and label-smoothing passes ran 1.7 to 1.9 times as long as the plain one at 512 bits
- * (1.2 with the tail after the loop; benchmarks/RESULTS.md). The sums are the same bit for bit, since the
+ * (1.1 with the tail after the loop; benchmarks/RESULTS.md). The sums are the same bit for bit, since the
  * tail was the last term added either way.
  */
 final class VectorRowOps extends RowOps {
