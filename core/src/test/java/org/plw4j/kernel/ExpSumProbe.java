@@ -30,12 +30,10 @@ public final class ExpSumProbe {
      * @param args V, calls per round, rounds
      */
     public static void main(String[] args) {
-        int v = args.length > 0 ? Integer.parseInt(args[0]) : 32000;
-        int calls = args.length > 1 ? Integer.parseInt(args[1]) : 200;
-        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 30;
-        RowOps ops = RowOps.best();
-        ops.warmUpNow();
-        RowOps one = ops.fresh();
+        int v = StageProbe.intArg(args, 0, 32000);
+        int calls = StageProbe.intArg(args, 1, 200);
+        int rounds = StageProbe.intArg(args, 2, 30);
+        RowOps one = StageProbe.warmRowOps();
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         SplittableRandom rnd = new SplittableRandom(3);
         float[] row = new float[v];

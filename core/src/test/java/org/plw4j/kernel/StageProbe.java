@@ -36,12 +36,10 @@ public final class StageProbe {
      * @param args V, rows, rounds
      */
     public static void main(String[] args) {
-        int v = args.length > 0 ? Integer.parseInt(args[0]) : 32000;
-        int rows = args.length > 1 ? Integer.parseInt(args[1]) : 2048;
-        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 9;
-        RowOps ops = RowOps.best();
-        ops.warmUpNow();
-        RowOps one = ops.fresh();
+        int v = intArg(args, 0, 32000);
+        int rows = intArg(args, 1, 2048);
+        int rounds = intArg(args, 2, 9);
+        RowOps one = warmRowOps();
         System.out.printf(Locale.ROOT, "row operations: %s; V %d, %d rows, one thread, min of %d rounds, ns/logit%n",
                 one.describe(), v, rows, rounds);
         for (ElementType type : new ElementType[] {ElementType.BFLOAT16, ElementType.FLOAT32}) {
@@ -103,5 +101,17 @@ public final class StageProbe {
                     type, best[0], bytes == 2 ? "widen+max" : "max", best[1], best[2], best[3], best[3] / best[0],
                     sink == 0 ? " " : "");
         }
+    }
+
+    /** @return {@code args[i]} as an int, or {@code fallback} when there are fewer arguments (the probes' options) */
+    static int intArg(String[] args, int i, int fallback) {
+        return args.length > i ? Integer.parseInt(args[i]) : fallback;
+    }
+
+    /** @return the kernel's row operations, compiled (warm-up run on this thread), as a fresh instance */
+    static RowOps warmRowOps() {
+        RowOps ops = RowOps.best();
+        ops.warmUpNow();
+        return ops.fresh();
     }
 }
