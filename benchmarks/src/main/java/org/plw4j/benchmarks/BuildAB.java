@@ -23,7 +23,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * only ({@code withDefaults().withPromptLossWeight(0.1)}, {@code compute}, {@code computeWithGradient}
  * into a reused array), so any two versions that have it can be compared; an optional sixth argument turns on
  * the extensions of {@link LossBenchmark.Extended} ({@code LABEL_SMOOTHING}, {@code Z_LOSS}, {@code SOFT_CAP},
- * {@code ALL}, {@code ENTROPY}) in both builds, through the same public {@code withX} methods.
+ * {@code ALL}, {@code ENTROPY}) in both builds, through the same public {@code withX} methods, and an optional
+ * seventh, {@code NCW}, passes the logits as {@code [B, V, N]} (time contiguous) with {@code withLayout(NCW)}.
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -Xmx6g -cp benchmarks.jar
  * org.plw4j.benchmarks.BuildAB A.jar B.jar 4x512x32000 FLOAT 30} (the two core jars, shape, dtype,
@@ -36,7 +37,7 @@ public final class BuildAB {
 
     /** One build: its loss object and the two methods, reached through its own class loader. */
     private record Build(String name, Object loss, Object mask, Method compute, Method withGradient) {
-        static Build load(String name, Path jar, int[][] roles, String extension) throws Exception {
+        static Build load(String name, Path jar, int[][] roles, String extension, boolean ncw) throws Exception {
             ClassLoader cl = new CoreFirstLoader(jar.toUri().toURL(), BuildAB.class.getClassLoader());
             Class<?> kernel = cl.loadClass("org.plw4j.kernel.FusedCpuKernel");
             kernel.getMethod("warmUp").invoke(null);
@@ -46,19 +47,24 @@ public final class BuildAB {
             Object loss = lossType.getMethod("withDefaults").invoke(null);
             loss = lossType.getMethod("withPromptLossWeight", double.class).invoke(loss, Batch.PLW);
             loss = extended(lossType, loss, extension);
+            if (ncw) {
+                Class<?> layout = cl.loadClass("org.plw4j.LogitsLayout");
+                Object ncwLayout = layout.getMethod("valueOf", String.class).invoke(null, "NCW");
+                loss = lossType.getMethod("withLayout", layout).invoke(loss, ncwLayout);
+            }
             return new Build(name, loss, mask,
                     lossType.getMethod("compute", INDArray.class, INDArray.class, maskType),
                     lossType.getMethod("computeWithGradient", INDArray.class, INDArray.class, maskType, INDArray.class));
         }
 
         /** @return the loss of the forward call */
-        double forward(Batch b) throws Exception {
-            return lossOf(compute.invoke(loss, b.logits, b.inputIds, mask));
+        double forward(Batch b, INDArray logits) throws Exception {
+            return lossOf(compute.invoke(loss, logits, b.inputIds, mask));
         }
 
         /** @return the loss of the forward+gradient call (the gradient written into {@code gradient}) */
-        double forwardGradient(Batch b, INDArray gradient) throws Exception {
-            return lossOf(withGradient.invoke(loss, b.logits, b.inputIds, mask, gradient));
+        double forwardGradient(Batch b, INDArray logits, INDArray gradient) throws Exception {
+            return lossOf(withGradient.invoke(loss, logits, b.inputIds, mask, gradient));
         }
 
         /** @return {@code loss} with the settings of {@link LossBenchmark.Extended#with} for {@code extension} */
@@ -82,25 +88,27 @@ public final class BuildAB {
     }
 
     /**
-     * @param args core jar A, core jar B, shape, dtype, rounds, extension (default NONE)
+     * @param args core jar A, core jar B, shape, dtype, rounds, extension (default NONE), layout (NWC or NCW)
      * @throws Exception if a build cannot be loaded or a call fails
      */
     public static void main(String[] args) throws Exception {
         if (args.length < 2) {
             throw new IllegalArgumentException(
-                    "usage: BuildAB A.jar B.jar [BxNxV] [FLOAT|BFLOAT16|DOUBLE] [rounds] [NONE|LABEL_SMOOTHING|...]");
+                    "usage: BuildAB A.jar B.jar [BxNxV] [FLOAT|BFLOAT16|DOUBLE] [rounds] [NONE|LABEL_SMOOTHING|...] [NWC|NCW]");
         }
         Batch batch = new Batch(args.length > 2 ? args[2] : "4x512x32000", args.length > 3 ? args[3] : "FLOAT");
         int rounds = args.length > 4 ? Integer.parseInt(args[4]) : 30;
         String extension = args.length > 5 ? args[5] : "NONE";
-        Build[] builds = {Build.load("A", Path.of(args[0]), batch.roles, extension),
-            Build.load("B", Path.of(args[1]), batch.roles, extension)};
-        INDArray gradient = Nd4j.createUninitialized(batch.logits.dataType(), batch.logits.shape());
+        boolean ncw = args.length > 6 && args[6].equals("NCW");
+        Build[] builds = {Build.load("A", Path.of(args[0]), batch.roles, extension, ncw),
+            Build.load("B", Path.of(args[1]), batch.roles, extension, ncw)};
+        INDArray logits = ncw ? batch.logits.permute(0, 2, 1).dup('c') : batch.logits;
+        INDArray gradient = Nd4j.createUninitialized(logits.dataType(), logits.shape());
         INDArray gradientB = gradient.ulike();
-        double la = builds[0].forward(batch);
-        double lb = builds[1].forward(batch);
-        double ga = builds[0].forwardGradient(batch, gradient);
-        double gb = builds[1].forwardGradient(batch, gradientB);
+        double la = builds[0].forward(batch, logits);
+        double lb = builds[1].forward(batch, logits);
+        double ga = builds[0].forwardGradient(batch, logits, gradient);
+        double gb = builds[1].forwardGradient(batch, logits, gradientB);
         System.out.printf(Locale.ROOT, "losses bitwise equal: forward %s, forward+gradient %s; gradients bitwise equal: %s%n",
                 Double.compare(la, lb) == 0, Double.compare(ga, gb) == 0,
                 Arrays.equals(gradient.data().asBytes(), gradientB.data().asBytes()));
@@ -110,9 +118,9 @@ public final class BuildAB {
             for (int k = 0; k < 2; k++) {
                 int i = (r % 2 == 0) ? k : 1 - k;
                 long t0 = System.nanoTime();
-                builds[i].forward(batch);
+                builds[i].forward(batch, logits);
                 long t1 = System.nanoTime();
-                builds[i].forwardGradient(batch, gradient);
+                builds[i].forwardGradient(batch, logits, gradient);
                 long t2 = System.nanoTime();
                 if (r >= 3) { // the first rounds let the JIT compile both builds
                     fwd.get(i).add((t1 - t0) / 1e6);
@@ -121,8 +129,9 @@ public final class BuildAB {
             }
             System.gc(); // ND4J frees result buffers only after a GC (not timed)
         }
-        System.out.printf(Locale.ROOT, "shape %dx%dx%d %s, extension %s, %d rounds, load %s%n", batch.b, batch.n, batch.v,
-                batch.dtype, extension, rounds, Files.readString(Path.of("/proc/loadavg")).trim());
+        System.out.printf(Locale.ROOT, "shape %dx%dx%d %s, extension %s, layout %s, %d rounds, load %s%n", batch.b, batch.n,
+                batch.v, batch.dtype, extension, ncw ? "NCW" : "NWC", rounds,
+                Files.readString(Path.of("/proc/loadavg")).trim());
         report("forward", fwd);
         report("forward+gradient (reused array)", grad);
         System.exit(0);

@@ -74,6 +74,8 @@ final class VectorRowOps extends RowOps {
     private final double[] lanesD = new double[LD];
     private final float[] tmpB = new float[4 * L];
     private final float[] tmpT = new float[4 * L];
+    /** The bias of {@link #ncwGradient}'s call to {@link #ncwGradientExtended}: zeros, never written. */
+    private final float[] zeroBias = new float[4 * L];
 
     /**
      * Public for the reflective load.
@@ -636,34 +638,7 @@ final class VectorRowOps extends RowOps {
 
     @Override
     void ncwForward(float[] tile, int kb, int v0, float[] max, float[] arg, float[] shift, double[] sum) {
-        final int w = 4 * L;
-        ncwMax(tile, kb, v0, max, arg);
-        rescale(w, max, shift, sum);
-        for (int j = 0; j < w; j += L) {
-            FloatVector.zero(F).intoArray(tmpB, j);
-            for (int v = 0; v < kb; v++) {
-                FloatVector x = FloatVector.fromArray(F, tile, v * w + j).sub(FloatVector.fromArray(F, shift, j));
-                // e^x, FastExp.expf lane-wise, written out: a helper method taking a vector would be boxed
-                // whenever C2 declines to inline it (see the class comment)
-                FloatVector xc = x.blend(FastExp.X_MIN_F, x.compare(VectorOperators.LT, FastExp.X_MIN_F));
-                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
-                FloatVector nn = kk.sub(FastExp.MAGIC_F);
-                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
-                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
-                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
-                p = p.fma(r, FloatVector.broadcast(F, 1f));
-                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
-                        .reinterpretAsFloats());
-                FloatVector.fromArray(F, tmpB, j).add(e).intoArray(tmpB, j);
-            }
-        }
-        for (int t = 0; t < w; t++) {
-            sum[t] += tmpB[t];
-        }
+        ncwForwardEntropy(tile, kb, v0, max, arg, shift, sum, null);
     }
 
     /** The running max and its index per lane over one block (ties keep the first); arrays in, arrays out. */
@@ -680,10 +655,12 @@ final class VectorRowOps extends RowOps {
         }
     }
 
+    /** {@inheritDoc} With {@code ent} null, {@link #ncwForward}: no entropy terms. */
     @Override
     void ncwForwardEntropy(float[] tile, int kb, int v0, float[] max, float[] arg, float[] shift, double[] sum,
             double[] ent) {
         final int w = 4 * L;
+        final boolean entropy = ent != null;
         ncwMax(tile, kb, v0, max, arg);
         rescale(w, max, shift, sum, ent);
         for (int j = 0; j < w; j += L) {
@@ -691,7 +668,8 @@ final class VectorRowOps extends RowOps {
             FloatVector.zero(F).intoArray(tmpT, j);
             for (int v = 0; v < kb; v++) {
                 FloatVector x = FloatVector.fromArray(F, tile, v * w + j).sub(FloatVector.fromArray(F, shift, j));
-                // e^x as in ncwForward (FastExp.expf lane-wise, written out; lanes may hold NaN: compare and blend)
+                // e^x, FastExp.expf lane-wise, written out (see the class comment); lanes may hold NaN: compare
+                // and blend
                 FloatVector xc = x.blend(FastExp.X_MIN_F, x.compare(VectorOperators.LT, FastExp.X_MIN_F));
                 FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
                 FloatVector nn = kk.sub(FastExp.MAGIC_F);
@@ -706,43 +684,25 @@ final class VectorRowOps extends RowOps {
                 FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
                         .reinterpretAsFloats());
                 FloatVector.fromArray(F, tmpB, j).add(e).intoArray(tmpB, j);
-                e.fma(xc, FloatVector.fromArray(F, tmpT, j)).intoArray(tmpT, j);
+                if (entropy) {   // loop-invariant
+                    e.fma(xc, FloatVector.fromArray(F, tmpT, j)).intoArray(tmpT, j);
+                }
             }
         }
         for (int t = 0; t < w; t++) {
             sum[t] += tmpB[t];
-            ent[t] += tmpT[t];
+        }
+        if (entropy) {
+            for (int t = 0; t < w; t++) {
+                ent[t] += tmpT[t];
+            }
         }
     }
 
     @Override
     void ncwGradient(float[] tile, int kb, float[] shift, float[] factor, float[] zero) {
-        final int w = 4 * L;
-        for (int j = 0; j < w; j += L) {
-            FloatVector h = FloatVector.fromArray(F, shift, j);
-            FloatVector f = FloatVector.fromArray(F, factor, j);
-            VectorMask<Float> z = FloatVector.fromArray(F, zero, j).compare(VectorOperators.NE, 0f);
-            for (int v = 0; v < kb; v++) {
-                int o = v * w + j;
-                FloatVector x = FloatVector.fromArray(F, tile, o).sub(h);
-                // e^x, FastExp.expf lane-wise, written out: a helper method taking a vector would be boxed
-                // whenever C2 declines to inline it (see the class comment)
-                FloatVector xc = x.blend(FastExp.X_MIN_F, x.compare(VectorOperators.LT, FastExp.X_MIN_F));
-                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
-                FloatVector nn = kk.sub(FastExp.MAGIC_F);
-                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
-                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
-                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
-                p = p.fma(r, FloatVector.broadcast(F, 1f));
-                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
-                        .reinterpretAsFloats());
-                e.mul(f).blend(0f, z).intoArray(tile, o);
-            }
-        }
+        // the extended loop with bias 0 and no cap: fma(e, f, +0) is e·f bit for bit (e >= +0, f >= +0 or NaN)
+        ncwGradientExtended(tile, kb, shift, factor, zeroBias, zero, false, 0f);
     }
 
     @Override
