@@ -384,6 +384,9 @@ final class VectorRowOps extends RowOps {
 
     @Override
     double expSumStoreEntropy(float[] a, int off, int n, float shift, float[] dst, int doff) {
+        // Its own loop rather than one shared with expSumStoreShifted behind a loop-invariant choice of the second
+        // sum: that loop ran 1.4 to 2.1 times as long as the plain exp-sum (ExpSumProbe, 256 and 512 bits), each
+        // of the two alone about 1.1
         double total = 0;
         entropyTerms = 0;
         shiftedLogitSum = 0;
