@@ -9,8 +9,9 @@ import java.util.SplittableRandom;
  * Per-logit cost of the fp32 row passes of the fused kernel's exp-sum family on one cache-resident row, one
  * thread, through the kernel's own {@link RowOps} (a probe with a {@code main}, in core's test sources and the
  * kernel's package so that it reaches them; surefire does not run it): the maximum, the plain exp-sum, the
- * exp-sum that stores its terms, label smoothing's pass ({@link RowOps#expSumStoreShifted}) and the entropy's
- * ({@link RowOps#expSumStoreEntropy}). One row of V normal logits (standard deviation 3), shifted by its
+ * exp-sum that stores its terms, label smoothing's pass ({@link RowOps#expSumStoreShifted}), the entropy's
+ * ({@link RowOps#expSumStoreEntropy}) and soft-capping at 30 ({@link RowOps#softCapMax}, one more exponential and a
+ * division per logit). One row of V normal logits (standard deviation 3), shifted by its
  * maximum; every round times each pass over R calls in turn; the minimum over rounds, in ns per logit, with
  * the ratio to the plain exp-sum and the bytes the calling thread allocated per call (0 unless vectors are
  * boxed).
@@ -42,7 +43,7 @@ public final class ExpSumProbe {
             row[k] = (float) (3 * rnd.nextGaussian());
         }
         float m = one.max(row, 0, v);
-        String[] names = {"max", "expSum", "expSumStore", "expSumStoreShifted", "expSumStoreEntropy"};
+        String[] names = {"max", "expSum", "expSumStore", "expSumStoreShifted", "expSumStoreEntropy", "softCapMax"};
         double[] best = new double[names.length];
         long[] bytes = new long[names.length];
         Arrays.fill(best, Double.MAX_VALUE);
@@ -57,7 +58,8 @@ public final class ExpSumProbe {
                         case 1 -> one.expSum(row, 0, v, m);
                         case 2 -> one.expSumStore(row, 0, v, m, dst, 0);
                         case 3 -> one.expSumStoreShifted(row, 0, v, m, dst, 0) + one.shiftedLogitSum;
-                        default -> one.expSumStoreEntropy(row, 0, v, m, dst, 0) + one.entropyTerms;
+                        case 4 -> one.expSumStoreEntropy(row, 0, v, m, dst, 0) + one.entropyTerms;
+                        default -> one.softCapMax(row, 0, dst, 0, v, 30f, 1f / 30f);
                     };
                 }
                 best[p] = Math.min(best[p], (System.nanoTime() - t0) / ((double) calls * v));
