@@ -96,9 +96,7 @@ final class LinearCrossEntropy {
     static LinearLossResult withGradient(LossSettings cfg, INDArray hidden, INDArray weight,
             INDArray bias, INDArray inputIds, PromptCompletionMask mask, INDArray hiddenGradOut,
             INDArray weightGradOut, INDArray biasGradOut, GradientMode gradientMode) {
-        if (gradientMode == null) {
-            throw new IllegalArgumentException("gradientMode must not be null");
-        }
+        Nd4jArrays.requireNonNull(gradientMode, "gradientMode");
         Shape s = checkInputs(hidden, weight, bias, inputIds, mask);
         if (biasGradOut != null && bias == null) {
             throw new IllegalArgumentException("biasGradientOut must be null when no bias is given, was "

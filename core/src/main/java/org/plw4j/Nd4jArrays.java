@@ -31,7 +31,7 @@ final class Nd4jArrays {
     }
 
     /**
-     * The null check of the arrays and mask that the public entry points take.
+     * The null check of the public entry points' arguments (arrays, masks, settings).
      *
      * @param value an argument
      * @param param its name

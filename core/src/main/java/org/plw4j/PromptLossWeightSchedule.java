@@ -279,9 +279,7 @@ public final class PromptLossWeightSchedule {
      *         (the message names the part and the rule)
      */
     public static PromptLossWeightSchedule parse(String text, long defaultSteps) {
-        if (text == null) {
-            throw new IllegalArgumentException("schedule must not be null");
-        }
+        Nd4jArrays.requireNonNull(text, "schedule");
         String body = text;
         String warmup = null;
         int w = text.indexOf(":warmup=");

@@ -74,9 +74,7 @@ public final class WeightedCausalLMLoss {
      * @throws IllegalArgumentException if {@code mode} is null, or GLOBAL_DENOMINATOR (it needs its value)
      */
     public WeightedCausalLMLoss withNormalization(Normalization mode) {
-        if (mode == null) {
-            throw new IllegalArgumentException("normalization must not be null");
-        }
+        Nd4jArrays.requireNonNull(mode, "normalization");
         if (mode == Normalization.GLOBAL_DENOMINATOR) {
             if (settings.normalization() == Normalization.GLOBAL_DENOMINATOR) {
                 return this;
@@ -117,9 +115,7 @@ public final class WeightedCausalLMLoss {
      * @throws IllegalArgumentException if {@code layout} is null
      */
     public WeightedCausalLMLoss withLayout(LogitsLayout layout) {
-        if (layout == null) {
-            throw new IllegalArgumentException("layout must not be null");
-        }
+        Nd4jArrays.requireNonNull(layout, "layout");
         return new WeightedCausalLMLoss(settings.with(c -> c.layout = layout));
     }
 
@@ -378,9 +374,7 @@ public final class WeightedCausalLMLoss {
      */
     public LossResult computeWithGradient(INDArray logits, INDArray inputIds, PromptCompletionMask mask,
             INDArray gradientOut) {
-        if (gradientOut == null) {
-            throw new IllegalArgumentException("gradientOut must not be null");
-        }
+        Nd4jArrays.requireNonNull(gradientOut, "gradientOut");
         if (gradientOut == logits) {
             return run(logits, inputIds, mask, Mode.IN_PLACE, null);
         }
@@ -426,9 +420,7 @@ public final class WeightedCausalLMLoss {
      * @throws IllegalArgumentException if {@code mode} is null
      */
     public WeightedCausalLMLoss withZeroWeightRows(ZeroWeightRows mode) {
-        if (mode == null) {
-            throw new IllegalArgumentException("zeroWeightRows must not be null");
-        }
+        Nd4jArrays.requireNonNull(mode, "zeroWeightRows");
         return new WeightedCausalLMLoss(settings.with(c -> c.linear = new LinearCrossEntropy.Options(c.linear.chunkBytes(),
                 mode)));
     }
