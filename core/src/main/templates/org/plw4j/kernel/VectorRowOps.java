@@ -32,8 +32,11 @@ import jdk.incubator.vector.VectorSpecies;
  * the exponential into helpers of 22 to 81 bytecodes does not avoid it: C2 still declined them at cold
  * call sites ("already compiled into a medium method", {@code -XX:+PrintInlining}), and a bf16 forward then
  * ran 4x slower in one JVM out of five. So no
- * method of ours takes or returns a vector: the exponential is written out in each loop
- * (the same operations as {@link FastExp#expf(float)}, checked bitwise by the tests), and running sums
+ * method of the compiled class takes or returns a vector: this file is a template, and the build
+ * ({@code core/src/build/InlineAtBuild.java}, docs/building.md) writes the body of each method marked
+ * {@code // @inline-at-build} out in place of its calls and leaves the method out of the class, so the
+ * exponential's steps stand once here and in full in each loop of the generated VectorRowOps
+ * (the same operations as {@link FastExp#expf(float)}, checked bitwise by the tests); running sums
  * go through a small array (load, add, store: no vector phi at a loop exit, which C2 also boxed at
  * times), which costs nothing measurable next to the exponential (speeds in benchmarks/RESULTS.md).
  *
@@ -243,6 +246,67 @@ final class VectorRowOps extends RowOps {
         return s;
     }
 
+    // ---------------------------------------------------------------- the fp32 exponential, lane-wise
+    // FastExp's steps on vectors, the same operations (hence the same bits), written out at each call by the build
+    // (see the class comment): these methods are the template's only, not the generated class's.
+    /**
+     * @return {@code x} with the lanes below {@link FastExp#X_MIN_F} raised to it, for {@code x <= 0} (not NaN):
+     *         on the bits (see {@link #X_MIN_BITS})
+     */
+    // @inline-at-build
+    private static FloatVector clampNonPositive(FloatVector x) {
+        return x.reinterpretAsInts().or(Integer.MIN_VALUE).min(X_MIN_BITS).reinterpretAsFloats();
+    }
+
+    /** @return {@code x} with the lanes below {@link FastExp#X_MIN_F} raised to it, NaN lanes kept: compare and blend */
+    // @inline-at-build
+    private static FloatVector clamp(FloatVector x) {
+        return x.blend(FastExp.X_MIN_F, x.compare(VectorOperators.LT, FastExp.X_MIN_F));
+    }
+
+    /** @return {@code e^xc} for {@code xc} clamped: {@link FastExp#expf(float)} after its clamp */
+    // @inline-at-build
+    private static FloatVector expClamped(FloatVector xc) {
+        FloatVector kk = shifted(xc);
+        FloatVector r = reduced(xc, kk);
+        FloatVector p = expm1OverR(r);
+        p = p.fma(r, FloatVector.broadcast(F, 1f));
+        return p.mul(pow2(kk));
+    }
+
+    /** @return {@code k = x·log2e + MAGIC_F}, whose low mantissa bits hold {@code n = round(x·log2e)} */
+    // @inline-at-build
+    private static FloatVector shifted(FloatVector x) {
+        return x.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
+    }
+
+    /** @return {@code r = x - n·ln2} for {@code n = kk - MAGIC_F}, with {@code ln2} in two parts */
+    // @inline-at-build
+    private static FloatVector reduced(FloatVector x, FloatVector kk) {
+        FloatVector nn = kk.sub(FastExp.MAGIC_F);
+        FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), x);
+        r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
+        return r;
+    }
+
+    /** @return {@code (e^r - 1) / r}: the C6..C1 part of the polynomial, Horner form */
+    // @inline-at-build
+    private static FloatVector expm1OverR(FloatVector r) {
+        FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
+        p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
+        p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
+        p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
+        p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
+        return p;
+    }
+
+    /** @return {@code 2^n} for the {@code n} held in {@code kk}, built from the exponent bits */
+    // @inline-at-build
+    private static FloatVector pow2(FloatVector kk) {
+        return kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
+                .reinterpretAsFloats();
+    }
+
     // ---------------------------------------------------------------- fp32 rows
 
     @Override
@@ -296,19 +360,8 @@ final class VectorRowOps extends RowOps {
                 // e^x, FastExp.expf lane-wise, written out: a helper method taking a vector would be boxed
                 // whenever C2 declines to inline it (see the class comment). The clamp to X_MIN is done on
                 // the bits (see X_MIN_BITS): x <= 0 here
-                FloatVector xc = x.reinterpretAsInts().or(Integer.MIN_VALUE).min(X_MIN_BITS).reinterpretAsFloats();
-                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
-                FloatVector nn = kk.sub(FastExp.MAGIC_F);
-                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
-                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
-                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
-                p = p.fma(r, FloatVector.broadcast(F, 1f));
-                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
-                        .reinterpretAsFloats());
+                FloatVector xc = clampNonPositive(x);
+                FloatVector e = expClamped(xc);
                 if (dst != null) {   // loop-invariant
                     e.intoArray(dst, doff + k);
                 }
@@ -321,49 +374,22 @@ final class VectorRowOps extends RowOps {
 
     @Override
     double expSumStoreShifted(float[] a, int off, int n, float shift, float[] dst, int doff) {
-        double total = 0;
-        entropyTerms = 0;
-        shiftedLogitSum = 0;
-        int k = 0;
-        for (int c = 0; c < n; c += CHUNK) {
-            int end = Math.min(n, c + CHUNK);
-            // the two running sums in registers (loop phis of JDK types, as in max(): C2 keeps them unboxed),
-            // stored once per block; through lanes arrays the second store-to-load chain cost more
-            FloatVector acc = FloatVector.zero(F);
-            FloatVector xs = FloatVector.zero(F);
-            for (k = c; k <= end - L; k += L) {
-                FloatVector x = FloatVector.fromArray(F, a, off + k).sub(shift);
-                // e^x as in expSumStore (FastExp.expf lane-wise, clamp on the bits: x <= 0 here)
-                FloatVector xc = x.reinterpretAsInts().or(Integer.MIN_VALUE).min(X_MIN_BITS).reinterpretAsFloats();
-                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
-                FloatVector nn = kk.sub(FastExp.MAGIC_F);
-                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
-                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
-                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
-                p = p.fma(r, FloatVector.broadcast(F, 1f));
-                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
-                        .reinterpretAsFloats());
-                e.intoArray(dst, doff + k);
-                acc = acc.add(e);
-                xs = xs.add(x);
-            }
-            acc.intoArray(lanes, 0);
-            total += foldLanes();
-            xs.intoArray(lanes, 0);
-            shiftedLogitSum += foldLanes();
-        }
-        return total + expTailEntropy(a, off, k, n, shift, dst, doff);
+        return expSumStoreTerms(a, off, n, shift, dst, doff, false);
     }
 
     @Override
     double expSumStoreEntropy(float[] a, int off, int n, float shift, float[] dst, int doff) {
-        // Its own loop rather than one shared with expSumStoreShifted behind a loop-invariant choice of the second
-        // sum: that loop ran 1.4 to 2.1 times as long as the plain exp-sum (ExpSumProbe, 256 and 512 bits), each
-        // of the two alone about 1.1
+        return expSumStoreTerms(a, off, n, shift, dst, doff, true);
+    }
+
+    /**
+     * The exp-sum with a second sum: the entropy terms ({@code entropy}) or the shifted logits. Written out by the
+     * build in each of the two methods above, where {@code entropy} is a constant, so that javac compiles only its
+     * branches and each has a loop of its own: one loop shared behind a loop-invariant choice of the second sum ran
+     * 1.4 to 2.1 times as long as the plain exp-sum (ExpSumProbe, 256 and 512 bits), each of the two alone about 1.1.
+     */
+    // @inline-at-build
+    private double expSumStoreTerms(float[] a, int off, int n, float shift, float[] dst, int doff, boolean entropy) {
         double total = 0;
         entropyTerms = 0;
         shiftedLogitSum = 0;
@@ -373,35 +399,35 @@ final class VectorRowOps extends RowOps {
             // the two running sums in registers (loop phis of JDK types, as in max(): C2 keeps them unboxed),
             // stored once per block; through lanes arrays the second store-to-load chain cost more
             FloatVector acc = FloatVector.zero(F);
-            FloatVector terms = FloatVector.zero(F);
+            FloatVector second = FloatVector.zero(F);
             for (k = c; k <= end - L; k += L) {
                 FloatVector x = FloatVector.fromArray(F, a, off + k).sub(shift);
                 // e^x as in expSumStore (FastExp.expf lane-wise, clamp on the bits: x <= 0 here)
-                FloatVector xc = x.reinterpretAsInts().or(Integer.MIN_VALUE).min(X_MIN_BITS).reinterpretAsFloats();
-                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
-                FloatVector nn = kk.sub(FastExp.MAGIC_F);
-                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
-                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
-                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
-                p = p.fma(r, FloatVector.broadcast(F, 1f));
-                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
-                        .reinterpretAsFloats());
+                FloatVector xc = clampNonPositive(x);
+                FloatVector e = expClamped(xc);
                 e.intoArray(dst, doff + k);
                 acc = acc.add(e);
-                terms = e.fma(xc, terms);
+                if (entropy) {
+                    second = e.fma(xc, second);
+                } else {
+                    second = second.add(x);
+                }
             }
-            terms.intoArray(lanesT, 0);
-            acc.intoArray(lanes, 0);
-            total += foldLanes();
-            double t = 0;
-            for (int j = 0; j < L; j++) {
-                t += lanesT[j];
+            if (entropy) {
+                second.intoArray(lanesT, 0);
+                acc.intoArray(lanes, 0);
+                total += foldLanes();
+                double t = 0;
+                for (int j = 0; j < L; j++) {
+                    t += lanesT[j];
+                }
+                entropyTerms += t;
+            } else {
+                acc.intoArray(lanes, 0);
+                total += foldLanes();
+                second.intoArray(lanes, 0);
+                shiftedLogitSum += foldLanes();
             }
-            entropyTerms += t;
         }
         return total + expTailEntropy(a, off, k, n, shift, dst, doff);
     }
@@ -487,19 +513,12 @@ final class VectorRowOps extends RowOps {
             FloatVector z = FloatVector.fromArray(F, src, soff + k);
             // FastExp.softCap lane-wise, written out (see the class comment): -expm1(-2|z/c|), then tanh
             FloatVector y = z.abs().mul(-2f * invCap);
-            y = y.blend(FastExp.X_MIN_F, y.compare(VectorOperators.LT, FastExp.X_MIN_F));
-            FloatVector kk = y.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
-            FloatVector nn = kk.sub(FastExp.MAGIC_F);
-            FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), y);
-            r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
-            FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
-            p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
-            p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
-            p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
-            p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
+            y = clamp(y);
+            FloatVector kk = shifted(y);
+            FloatVector r = reduced(y, kk);
+            FloatVector p = expm1OverR(r);
             FloatVector q = p.mul(r);
-            FloatVector m = kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
-                    .reinterpretAsFloats();
+            FloatVector m = pow2(kk);
             FloatVector m1 = m.neg().fma(q, FloatVector.broadcast(F, 1f).sub(m));
             FloatVector t = m1.div(FloatVector.broadcast(F, 2f).sub(m1));
             FloatVector x = t.reinterpretAsInts().or(z.reinterpretAsInts().and(Integer.MIN_VALUE))
@@ -662,19 +681,8 @@ final class VectorRowOps extends RowOps {
                 FloatVector x = FloatVector.fromArray(F, tile, v * w + j).sub(FloatVector.fromArray(F, shift, j));
                 // e^x, FastExp.expf lane-wise, written out (see the class comment); lanes may hold NaN: compare
                 // and blend
-                FloatVector xc = x.blend(FastExp.X_MIN_F, x.compare(VectorOperators.LT, FastExp.X_MIN_F));
-                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
-                FloatVector nn = kk.sub(FastExp.MAGIC_F);
-                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
-                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
-                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
-                p = p.fma(r, FloatVector.broadcast(F, 1f));
-                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
-                        .reinterpretAsFloats());
+                FloatVector xc = clamp(x);
+                FloatVector e = expClamped(xc);
                 FloatVector.fromArray(F, tmpB, j).add(e).intoArray(tmpB, j);
                 if (entropy) {   // loop-invariant
                     e.fma(xc, FloatVector.fromArray(F, tmpT, j)).intoArray(tmpT, j);
@@ -725,19 +733,8 @@ final class VectorRowOps extends RowOps {
                 FloatVector logit = FloatVector.fromArray(F, tile, o);
                 FloatVector x = logit.sub(h);
                 // e^x, FastExp.expf lane-wise, written out (see the class comment)
-                FloatVector xc = x.blend(FastExp.X_MIN_F, x.compare(VectorOperators.LT, FastExp.X_MIN_F));
-                FloatVector kk = xc.fma(FloatVector.broadcast(F, FastExp.LOG2E_F), FloatVector.broadcast(F, FastExp.MAGIC_F));
-                FloatVector nn = kk.sub(FastExp.MAGIC_F);
-                FloatVector r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_HI_F), xc);
-                r = nn.fma(FloatVector.broadcast(F, -FastExp.LN2_LO_F), r);
-                FloatVector p = FloatVector.broadcast(F, FastExp.C6_F).fma(r, FloatVector.broadcast(F, FastExp.C5_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C4_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C3_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C2_F));
-                p = p.fma(r, FloatVector.broadcast(F, FastExp.C1_F));
-                p = p.fma(r, FloatVector.broadcast(F, 1f));
-                FloatVector e = p.mul(kk.reinterpretAsInts().add(FastExp.BIAS_F).lanewise(VectorOperators.LSHL, 23)
-                        .reinterpretAsFloats());
+                FloatVector xc = clamp(x);
+                FloatVector e = expClamped(xc);
                 FloatVector g = e.fma(f, c);
                 if (capped) {
                     FloatVector u = logit.mul(invCap);
