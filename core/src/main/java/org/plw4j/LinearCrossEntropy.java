@@ -38,6 +38,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.plw4j.kernel.FusedCpuKernel;
 import org.plw4j.kernel.LossKernel;
 import org.plw4j.kernel.LossProblem;
 import org.plw4j.kernel.Memory;
@@ -57,6 +58,12 @@ final class LinearCrossEntropy {
      * chunk buffer is then at most 1/16 of the logits and their gradient.
      */
     static final int DERIVED_SHARE = 8;
+
+    /**
+     * System property: {@code false} sends every chunk's products to BLAS, also those that the few-row products
+     * would take ({@link FewRowProducts}); read once per call.
+     */
+    static final String FEW_ROWS_PROPERTY = "plw4j.linear.fewRowProducts";
 
     /**
      * The fused path's own settings.
@@ -356,6 +363,11 @@ final class LinearCrossEntropy {
         private final boolean[] tokenCorrect;
         /** Whether the hidden rows of one sequence form C-contiguous {@code [c, H]} blocks in the compute type. */
         private final boolean directRows;
+        /** The few-row products for chunks of at most {@link FewRowProducts#MAX_ROWS} rows, or null. */
+        private final FewRowProducts products;
+        private final Memory weightMemory;
+        private final long weightRowStride;
+        private final int threads;
         /** Whether dW (db) still holds contents to be replaced rather than added to. */
         private boolean freshW;
         private boolean freshB;
@@ -375,6 +387,21 @@ final class LinearCrossEntropy {
             this.tokenCorrect = new boolean[s.positions()];
             long[] st = hidden.stride();
             this.directRows = hidden.dataType() == s.type() && st[2] == 1 && st[1] == s.hiddenSize();
+            FewRowProducts f = System.getProperty(FEW_ROWS_PROPERTY, "true").trim().equalsIgnoreCase("false") ? null
+                    : FewRowProducts.available();
+            long[] ws = weight.stride();
+            if (f != null && s.type() == DataType.FLOAT && (ws[1] == 1 || s.hiddenSize() == 1)) {
+                Nd4jArrays.View wv = Nd4jArrays.view(weight, "weight");
+                this.products = f;
+                this.weightMemory = wv.memory();
+                this.weightRowStride = wv.strides()[0];
+            } else {
+                this.products = null;
+                this.weightMemory = null;
+                this.weightRowStride = 0;
+            }
+            this.threads = k instanceof FusedCpuKernel fused ? fused.parallelism()
+                    : Runtime.getRuntime().availableProcessors();
         }
 
         /** Runs every chunk; the gradient arrays are null for the forward only, else written/accumulated. */
@@ -440,7 +467,12 @@ final class LinearCrossEntropy {
             // flattened input) runs many times slower than a copy into the chunk buffer costs
             INDArray hRows = singleRun(pos, from, c) && directRows ? hiddenRows(hidden, pos[from], c)
                     : gather(pos, from, c, hc);
-            Nd4j.gemm(hRows, weight, zv, false, true, 1.0, 0.0);
+            FewRowProducts.Operands few = fewRows(c) ? operands(c, hRows, zMem) : null;
+            if (few != null) {
+                products.forward(few, threads);
+            } else {
+                Nd4j.gemm(hRows, weight, zv, false, true, 1.0, 0.0);
+            }
             if (bias != null) {
                 zv.addiRowVector(bias.reshape(1, s.vocab()));
             }
@@ -468,9 +500,17 @@ final class LinearCrossEntropy {
             if (dhc == null) {
                 return;
             }
-            Nd4j.gemm(zv, weight, rowsOf(dhc, c), false, false, 1.0, 0.0);
+            if (few != null && (dw.stride()[1] == 1 || s.hiddenSize() == 1)) {
+                int hs = s.hiddenSize();
+                Nd4jArrays.View dwv = Nd4jArrays.view(dw, "weightGradient");
+                float[] dhRows = new float[c * hs];
+                products.backward(few, dwv.memory(), dwv.strides()[0], !freshW, dhRows, threads);
+                Nd4jArrays.view(dhc, "hiddenGradient").memory().writeFloats(0, 1, dhRows, 0, c * hs);
+            } else {
+                Nd4j.gemm(zv, weight, rowsOf(dhc, c), false, false, 1.0, 0.0);
+                Nd4j.gemm(zv, hRows, dw, true, false, 1.0, freshW ? 0.0 : 1.0);
+            }
             scatter(pos, from, c, dhc, dh);
-            Nd4j.gemm(zv, hRows, dw, true, false, 1.0, freshW ? 0.0 : 1.0);
             freshW = false;
             if (db != null) {
                 INDArray sum = zv.sum(0).reshape(db.shape());
@@ -481,6 +521,22 @@ final class LinearCrossEntropy {
                 }
                 freshB = false;
             }
+        }
+
+        /** Whether the few-row products take a chunk of {@code c} rows (fp32, W of unit stride over H). */
+        private boolean fewRows(int c) {
+            return products != null && c <= FewRowProducts.MAX_ROWS;
+        }
+
+        /** The operands of the few-row products: the chunk's hidden rows copied row-major, W and Z in place. */
+        private FewRowProducts.Operands operands(int c, INDArray hRows, Memory zMem) {
+            int hs = s.hiddenSize();
+            Nd4jArrays.View hv = Nd4jArrays.view(hRows, "hidden");
+            float[] h = new float[c * hs];
+            for (int r = 0; r < c; r++) {
+                hv.memory().readFloats(r * hv.strides()[0], hs == 1 ? 1 : hv.strides()[1], h, r * hs, hs);
+            }
+            return new FewRowProducts.Operands(c, hs, s.vocab(), h, weightMemory, weightRowStride, zMem, s.vocab());
         }
 
         private static INDArray rowsOf(INDArray buffer, int c) {

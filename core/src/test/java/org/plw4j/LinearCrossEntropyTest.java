@@ -2,9 +2,12 @@ package org.plw4j;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.util.Arrays;
 import java.util.Random;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
@@ -325,6 +328,84 @@ class LinearCrossEntropyTest {
         }
     }
 
+    /**
+     * fp32 chunks of at most {@link FewRowProducts#MAX_ROWS} rows go to the few-row products (H = 70: vector blocks,
+     * single vectors and a scalar tail; V = 301: segment bounds and a partial block): the same checks as the random
+     * cases against the materialised path in double, against the BLAS products ({@value
+     * LinearCrossEntropy#FEW_ROWS_PROPERTY} = false) to 2e-5 of the largest element (two fp32 sums of the same
+     * terms in different orders), bitwise the same for kernel thread counts 1 and 7, and accumulation into
+     * caller-owned arrays.
+     */
+    @Test
+    void fewRowChunksMatchTheMaterialisedPathAndTheBlasProducts() {
+        assumeTrue(FewRowProducts.available() != null, "jdk.incubator.vector is not resolved");
+        Random rnd = new Random(13);
+        int b = 3;
+        int n = 40;
+        int h = 70;
+        int v = 301;
+        int[][] roles = new int[b][n];
+        for (int i = 0; i < b; i++) {
+            int completion = 3 + rnd.nextInt(5); // RACE-like: a long prompt, a short answer, padding
+            for (int t = 0; t < n - 2; t++) {
+                roles[i][t] = t < n - 2 - completion ? 1 : 2;
+            }
+        }
+        PromptCompletionMask mask = PromptCompletionMask.ofRoles(roles);
+        INDArray ids = TestData.idArray(TestData.ids(rnd, b, n, v), DataType.INT);
+        INDArray hidden = gaussian(rnd, 1, b, n, h).castTo(DataType.FLOAT);
+        INDArray bias = gaussian(rnd, 0.5, v).castTo(DataType.FLOAT);
+        WeightedCausalLMLoss skipped = WeightedCausalLMLoss.withDefaults().withPromptLossWeight(0.0)
+                .withZeroWeightRows(ZeroWeightRows.SKIPPED);
+        WeightedCausalLMLoss chunked = rows(WeightedCausalLMLoss.withDefaults().withPromptLossWeight(0.1)
+                .withLabelSmoothing(0.1), 7, v, h, DataType.FLOAT);
+        for (int kind : new int[] {0, 2}) {
+            INDArray weight = viewOf(gaussian(rnd, 1.5 / Math.sqrt(h), v, h), kind, DataType.FLOAT);
+            for (WeightedCausalLMLoss cfg : new WeightedCausalLMLoss[] {skipped, chunked}) {
+                for (INDArray bi : new INDArray[] {null, bias}) {
+                    String what = cfg + (bi == null ? "" : " with bias") + ", weight layout " + kind;
+                    Case c = new Case(cfg, hidden, weight, bi, ids, mask);
+                    Expected e = materialised(cfg, hidden, weight, bi, ids,
+                            cfg == skipped ? withoutPrompt(mask) : mask);
+                    LinearLossResult r = fused(c);
+                    assertMetrics(e.metrics, r, 1e-4, 1, what);
+                    assertClose(e.dh, r.hiddenGradient(), 1e-4, what + " dL/dh");
+                    assertClose(e.dw, r.weightGradient(), 1e-4, what + " dL/dW");
+                    if (bi != null) {
+                        assertClose(e.db, r.biasGradient().reshape(e.db.shape()), 1e-4, what + " dL/db");
+                    }
+                    LinearLossResult blas;
+                    System.setProperty(LinearCrossEntropy.FEW_ROWS_PROPERTY, "false");
+                    try {
+                        blas = fused(c);
+                    } finally {
+                        System.clearProperty(LinearCrossEntropy.FEW_ROWS_PROPERTY);
+                    }
+                    assertClose(blas.hiddenGradient(), r.hiddenGradient(), 2e-5, what + " dL/dh vs BLAS");
+                    assertClose(blas.weightGradient(), r.weightGradient(), 2e-5, what + " dL/dW vs BLAS");
+                    // the two paths sum in different orders: equal bits everywhere would mean one path ran twice
+                    assertFalse(Arrays.equals(blas.weightGradient().dup('c').data().asFloat(),
+                            r.weightGradient().dup('c').data().asFloat()), what + ": the few-row products ran");
+                    LinearLossResult one = fused(new Case(cfg.withKernel(FusedCpuKernel.withParallelism(1)), hidden,
+                            weight, bi, ids, mask));
+                    LinearLossResult seven = fused(new Case(cfg.withKernel(FusedCpuKernel.withParallelism(7)), hidden,
+                            weight, bi, ids, mask));
+                    assertArrayEquals(one.perTokenLossArray(), seven.perTokenLossArray(), what);
+                    assertArrayEquals(one.hiddenGradient().data().asFloat(), seven.hiddenGradient().data().asFloat(),
+                            what + " dL/dh, threads 1 and 7");
+                    assertArrayEquals(one.weightGradient().data().asFloat(), seven.weightGradient().data().asFloat(),
+                            what + " dL/dW, threads 1 and 7");
+                }
+            }
+            INDArray dw0 = gaussian(rnd, 1, v, h).castTo(DataType.FLOAT);
+            INDArray dw = dw0.dup();
+            LinearLossResult whole = skipped.computeFromHiddenWithGradient(hidden, weight, ids, mask);
+            skipped.computeFromHiddenWithGradient(hidden, weight, null, ids, mask, null, dw, null,
+                    GradientMode.ACCUMULATE);
+            assertClose(whole.weightGradient().add(dw0), dw, 2e-6, "accumulated dL/dW, weight layout " + kind);
+        }
+    }
+
     @Test
     void gradientsMatchCentralFiniteDifferences() {
         Random rnd = new Random(11);
@@ -380,7 +461,7 @@ class LinearCrossEntropyTest {
             INDArray dh = Nd4j.create(DataType.DOUBLE, 2, n, h).assign(Double.NaN); // overwritten, never read
             LinearLossResult part = global.computeFromHiddenWithGradient(rowsOf.of(hidden), weight, bias,
                     rowsOf.of(ids),
-                    PromptCompletionMask.ofRoles(java.util.Arrays.copyOfRange(roles, half * 2, half * 2 + 2)), dh, dw,
+                    PromptCompletionMask.ofRoles(Arrays.copyOfRange(roles, half * 2, half * 2 + 2)), dh, dw,
                     db, GradientMode.ACCUMULATE);
             assertTrue(part.weightGradient() == dw && part.biasGradient() == db && part.hiddenGradient() == dh);
             assertClose(rowsOf.of(whole.hiddenGradient()), dh, 1e-12, "dL/dh of micro-batch " + half);
