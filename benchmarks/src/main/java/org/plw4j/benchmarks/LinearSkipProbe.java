@@ -12,6 +12,7 @@ import java.util.function.Supplier;
  * {@code ZeroWeightRows.SKIPPED}), and the skipped call with its few-row products on BLAS instead
  * (system property {@code plw4j.linear.fewRowProducts=false} around those calls), interleaved: each round makes one
  * PLW 0.1 call of each kind and {@code skips} calls of each skipped variant; minima and medians over all calls.
+ * A fourth argument {@code noblas} leaves the BLAS variants out.
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -Xmx4g -cp benchmarks.jar
  * org.plw4j.benchmarks.LinearSkipProbe 1024x512x32000 3 10}
@@ -23,12 +24,14 @@ public final class LinearSkipProbe {
     }
 
     /**
-     * @param args shape {@code BNxHxV}, rounds, skipped calls per round
+     * @param args shape {@code BNxHxV}, rounds, skipped calls per round, and {@code noblas} to leave out the
+     *             variants on BLAS (whose OpenMP threads keep spinning for a while after each GEMM)
      */
     public static void main(String[] args) {
         String shape = args.length > 0 ? args[0] : "1024x512x32000";
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 3;
         int skips = args.length > 2 ? Integer.parseInt(args[2]) : 10;
+        boolean withBlas = args.length <= 3 || !args[3].equals("noblas");
         LinearLossBenchmark.Data full = LinearLossBenchmark.Data.of(shape, 0.1);
         LinearLossBenchmark.Data skip = LinearLossBenchmark.Data.of(shape, 0.0);
         LinearLossBenchmark lb = new LinearLossBenchmark();
@@ -37,9 +40,13 @@ public final class LinearSkipProbe {
         once.put("PLW 0.1 fwd", () -> lb.fusedForward(full));
         Map<String, Supplier<Object>> many = new LinkedHashMap<>();
         many.put("PLW 0 skipped fwd+grad", () -> lb.fusedForwardGradient(skip));
-        many.put("PLW 0 skipped fwd+grad BLAS", () -> blas(() -> lb.fusedForwardGradient(skip)));
+        if (withBlas) {
+            many.put("PLW 0 skipped fwd+grad BLAS", () -> blas(() -> lb.fusedForwardGradient(skip)));
+        }
         many.put("PLW 0 skipped fwd", () -> lb.fusedForward(skip));
-        many.put("PLW 0 skipped fwd BLAS", () -> blas(() -> lb.fusedForward(skip)));
+        if (withBlas) {
+            many.put("PLW 0 skipped fwd BLAS", () -> blas(() -> lb.fusedForward(skip)));
+        }
         Map<String, double[]> times = new LinkedHashMap<>();
         once.keySet().forEach(k -> times.put(k, new double[rounds]));
         many.keySet().forEach(k -> times.put(k, new double[rounds * skips]));

@@ -76,6 +76,15 @@ final class ScalarRowOps extends RowOps {
 
     @Override
     double expSumStore(float[] a, int off, int n, float shift, float[] dst, int doff) {
+        return laneSum(a, off, n, shift, dst, doff, true);
+    }
+
+    /**
+     * The vector code's lane sums in scalar code: per lane {@code e} (with {@code exp} the exponential of
+     * {@code a - shift}, stored to {@code dst} when it is not null; else {@code a} itself) summed in fp32 for
+     * {@value #FLUSH_ITER} vectors, then the lanes and the tail added in double.
+     */
+    private double laneSum(float[] a, int off, int n, float shift, float[] dst, int doff, boolean exp) {
         final int w = lanes;
         final int chunk = FLUSH_ITER * w;
         double total = 0;
@@ -85,7 +94,7 @@ final class ScalarRowOps extends RowOps {
             int k = c;
             for (; k <= end - w; k += w) {
                 for (int j = 0; j < w; j++) {
-                    float e = FastExp.expf(a[off + k + j] - shift);
+                    float e = exp ? FastExp.expf(a[off + k + j] - shift) : a[off + k + j];
                     if (dst != null) {
                         dst[doff + k + j] = e;
                     }
@@ -97,7 +106,7 @@ final class ScalarRowOps extends RowOps {
                 s += acc[j];
             }
             total += s;
-            total += expTail(a, off, k, end, shift, dst, doff);
+            total += exp ? expTail(a, off, k, end, shift, dst, doff) : sumFrom(a, off, k, end);
         }
         return total;
     }
@@ -178,26 +187,7 @@ final class ScalarRowOps extends RowOps {
 
     @Override
     double sum(float[] a, int off, int n) {
-        final int w = lanes;
-        final int chunk = FLUSH_ITER * w;
-        double total = 0;
-        for (int c = 0; c < n; c += chunk) {
-            int end = Math.min(n, c + chunk);
-            Arrays.fill(acc, 0f);
-            int k = c;
-            for (; k <= end - w; k += w) {
-                for (int j = 0; j < w; j++) {
-                    acc[j] += a[off + k + j];
-                }
-            }
-            double s = 0;
-            for (int j = 0; j < w; j++) {
-                s += acc[j];
-            }
-            total += s;
-            total += sumFrom(a, off, k, end);
-        }
-        return total;
+        return laneSum(a, off, n, 0f, null, 0, false);
     }
 
     @Override
