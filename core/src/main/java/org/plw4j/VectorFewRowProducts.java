@@ -24,11 +24,19 @@ import org.plw4j.kernel.Memory;
 final class VectorFewRowProducts extends FewRowProducts {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
 
-    /** One thread's copies: {@code W} rows, {@code dW} rows, and a {@code [rows, segment]} block of Z or G. */
+    /**
+     * One thread's copies: {@code W} rows, {@code dW} rows, a {@code [rows, segment]} block of Z or G, and the
+     * hidden rows at the backward's padded stride.
+     */
     private static final class Scratch {
         float[] w = new float[0];
         float[] dw = new float[0];
         float[] zg = new float[0];
+        float[] h = new float[0];
+
+        float[] h(int n) {
+            return h.length >= n ? h : (h = new float[n]);
+        }
 
         float[] w(int n) {
             return w.length >= n ? w : (w = new float[n]);
@@ -176,9 +184,17 @@ final class VectorFewRowProducts extends FewRowProducts {
         int hs = op.hiddenSize();
         int k = op.rows();
         int len = v1 - v0;
+        int ps = paddedStride(hs);
         float[] h = op.hidden();
-        float[] wb = sc.w(SUB * hs);
-        float[] db = sc.dw(SUB * hs);
+        if (ps != hs) {
+            float[] hp = sc.h(k * ps);
+            for (int r = 0; r < k; r++) {
+                System.arraycopy(h, r * hs, hp, r * ps, hs);
+            }
+            h = hp;
+        }
+        float[] wb = sc.w(SUB * ps);
+        float[] db = sc.dw(SUB * ps);
         float[] gb = sc.zg(k * len);
         for (int r = 0; r < k; r++) {
             op.z().readFloats(r * op.zRowStride() + v0, 1, gb, r * len, len);
@@ -187,20 +203,20 @@ final class VectorFewRowProducts extends FewRowProducts {
         for (int v = v0; v < v1; v += SUB) {
             int nb = Math.min(SUB, v1 - v);
             for (int i = 0; i < nb; i++) {
-                op.weight().readFloats((v + i) * op.weightRowStride(), 1, wb, i * hs, hs);
+                op.weight().readFloats((v + i) * op.weightRowStride(), 1, wb, i * ps, hs);
             }
             if (add) {
                 for (int i = 0; i < nb; i++) {
-                    dw.readFloats((v + i) * dwRowStride, 1, db, i * hs, hs);
+                    dw.readFloats((v + i) * dwRowStride, 1, db, i * ps, hs);
                 }
             } else {
-                Arrays.fill(db, 0, nb * hs, 0f);
+                Arrays.fill(db, 0, nb * ps, 0f);
             }
-            weightGradientBlock(h, k, hs, gb, len, v - v0, nb, db);
+            weightGradientBlock(h, k, hs, ps, gb, len, v - v0, nb, db);
             for (int i = 0; i < nb; i++) {
-                dw.writeFloats((v + i) * dwRowStride, 1, db, i * hs, hs);
+                dw.writeFloats((v + i) * dwRowStride, 1, db, i * ps, hs);
             }
-            hiddenGradientBlock(wb, k, hs, gb, len, v - v0, nb, partials, pOff);
+            hiddenGradientBlock(wb, k, hs, ps, gb, len, v - v0, nb, partials, pOff);
         }
     }
 
@@ -209,58 +225,73 @@ final class VectorFewRowProducts extends FewRowProducts {
     /** Vectors of H per register block. */
     private static final int XV = 4;
 
-    /** {@code db[i, x] += Σ_r G[r, col + i]·h[r, x]} for the block's {@code nb} rows, rows summed in order. */
-    private static void weightGradientBlock(float[] h, int k, int hs, float[] gb, int len, int col, int nb,
-            float[] db) {
-        accumulate(db, 0, nb, h, k, gb, col, len, 1, hs);
-    }
-
-    /** {@code part[r, x] += Σ_i G[r, col + i]·wb[i, x]} over the block's {@code nb} vocabulary rows in order. */
-    private static void hiddenGradientBlock(float[] wb, int k, int hs, float[] gb, int len, int col, int nb,
-            float[] part, int pOff) {
-        accumulate(part, pOff, k, wb, nb, gb, col, 1, len, hs);
+    /**
+     * The row stride of the copied rows of H floats: H, or H + 16 when H is a multiple of 128. Rows 512 bytes
+     * apart or a multiple of that fall into the same few sets of an 8-way L1, and the backward's register blocks
+     * read 32 such rows per step; 64 more bytes per row spread them over the sets.
+     */
+    private static int paddedStride(int hs) {
+        return hs % 128 == 0 ? hs + 16 : hs;
     }
 
     /**
-     * {@code out[o0 + q·hs + x] += Σ_{t < n} c[cOff + t·ct + q·cq]·b[t·hs + x]} for rows {@code q < rows} and
+     * {@code db[i, x] += Σ_r G[r, col + i]·h[r, x]} for the block's {@code nb} rows, rows summed in order; db and h
+     * rows {@code ps} apart.
+     */
+    private static void weightGradientBlock(float[] h, int k, int hs, int ps, float[] gb, int len, int col, int nb,
+            float[] db) {
+        accumulate(db, 0, ps, nb, h, ps, k, gb, col, len, 1, hs);
+    }
+
+    /**
+     * {@code part[r, x] += Σ_i G[r, col + i]·wb[i, x]} over the block's {@code nb} vocabulary rows in order; wb
+     * rows {@code ps} apart, part rows {@code hs}.
+     */
+    private static void hiddenGradientBlock(float[] wb, int k, int hs, int ps, float[] gb, int len, int col, int nb,
+            float[] part, int pOff) {
+        accumulate(part, pOff, hs, k, wb, ps, nb, gb, col, 1, len, hs);
+    }
+
+    /**
+     * {@code out[o0 + q·os + x] += Σ_{t < n} c[cOff + t·ct + q·cq]·b[t·bs + x]} for rows {@code q < rows} and
      * {@code x < hs}, each element summed over t in order: by 4 × 4-vector register blocks, then single vectors,
      * then the scalar tail of H.
      */
-    private static void accumulate(float[] out, int o0, int rows, float[] b, int n, float[] c, int cOff, int ct,
-            int cq, int hs) {
+    private static void accumulate(float[] out, int o0, int os, int rows, float[] b, int bs, int n, float[] c,
+            int cOff, int ct, int cq, int hs) {
         int l = F.length();
         int chunks = hs / (XV * l) * (XV * l);
         int upper = F.loopBound(hs);
         int q = 0;
         for (; q + 4 <= rows; q += 4) {
             for (int x = 0; x < chunks; x += XV * l) {
-                block4x4(out, o0 + q * hs, hs, x, b, n, c, cOff + q * cq, ct, cq);
+                block4x4(out, o0 + q * os, os, x, b, bs, n, c, cOff + q * cq, ct, cq);
             }
         }
         for (int p = 0; p < rows; p++) {
             int from = p < q ? chunks : 0;
-            int o = o0 + p * hs;
+            int o = o0 + p * os;
             for (int x = from; x < upper; x += l) {
                 FloatVector acc = FloatVector.fromArray(F, out, o + x);
                 for (int t = 0; t < n; t++) {
-                    acc = FloatVector.broadcast(F, c[cOff + t * ct + p * cq]).fma(FloatVector.fromArray(F, b, t * hs + x),
+                    acc = FloatVector.broadcast(F, c[cOff + t * ct + p * cq]).fma(FloatVector.fromArray(F, b, t * bs + x),
                             acc);
                 }
                 acc.intoArray(out, o + x);
             }
         }
         if (upper < hs) {
-            accumulateTail(out, o0, rows, b, n, c, cOff, ct, cq, hs, upper);
+            accumulateTail(out, o0, os, rows, b, bs, n, c, cOff, ct, cq, hs, upper);
         }
     }
 
     /** {@link #accumulate} for 4 rows from {@code o0} and the 4 vectors of H from {@code x}. */
-    private static void block4x4(float[] out, int o0, int hs, int x, float[] b, int n, float[] c, int cOff, int ct,
-            int cq) {
+    private static void block4x4(float[] out, int o0, int os, int x, float[] b, int bs, int n, float[] c, int cOff,
+            int ct, int cq) {
         int l = F.length();
-        int o1 = o0 + hs;
-        int o2 = o1 + hs;
-        int o3 = o2 + hs;
+        int o1 = o0 + os;
+        int o2 = o1 + os;
+        int o3 = o2 + os;
         FloatVector a00 = FloatVector.fromArray(F, out, o0 + x);
         FloatVector a01 = FloatVector.fromArray(F, out, o0 + x + l);
         FloatVector a02 = FloatVector.fromArray(F, out, o0 + x + 2 * l);
@@ -278,7 +309,7 @@ final class VectorFewRowProducts extends FewRowProducts {
         FloatVector a32 = FloatVector.fromArray(F, out, o3 + x + 2 * l);
         FloatVector a33 = FloatVector.fromArray(F, out, o3 + x + 3 * l);
         for (int t = 0; t < n; t++) {
-            int bi = t * hs + x;
+            int bi = t * bs + x;
             FloatVector b0 = FloatVector.fromArray(F, b, bi);
             FloatVector b1 = FloatVector.fromArray(F, b, bi + l);
             FloatVector b2 = FloatVector.fromArray(F, b, bi + 2 * l);
@@ -324,14 +355,14 @@ final class VectorFewRowProducts extends FewRowProducts {
     }
 
     /** The scalar part {@code [upper, hs)} of H of {@link #accumulate}, in the same order. */
-    private static void accumulateTail(float[] out, int o0, int rows, float[] b, int n, float[] c, int cOff, int ct,
-            int cq, int hs, int upper) {
+    private static void accumulateTail(float[] out, int o0, int os, int rows, float[] b, int bs, int n, float[] c,
+            int cOff, int ct, int cq, int hs, int upper) {
         for (int p = 0; p < rows; p++) {
             for (int x = upper; x < hs; x++) {
-                int o = o0 + p * hs + x;
+                int o = o0 + p * os + x;
                 float acc = out[o];
                 for (int t = 0; t < n; t++) {
-                    acc = Math.fma(c[cOff + t * ct + p * cq], b[t * hs + x], acc);
+                    acc = Math.fma(c[cOff + t * ct + p * cq], b[t * bs + x], acc);
                 }
                 out[o] = acc;
             }

@@ -11,7 +11,7 @@ import org.plw4j.kernel.Memory;
 /**
  * {@link FewRowProducts} against sums in double over the same fp32 inputs, on shapes that exercise every loop of
  * the Vector API code: rows below, at and above its 4-row blocks (1 .. 32), H below one vector, between vectors
- * and above its 4-vector blocks (1, 7, 16, 40, 64, 70, 131), V below one segment block, at segment bounds and
+ * and above its 4-vector blocks, and a multiple of 128, whose copied rows are padded (1, 7, 16, 40, 64, 70, 128, 131), V below one segment block, at segment bounds and
  * not a multiple of 4 (1 .. 1001), W and dW with a row stride larger than H (a sliced view).
  *
  * <p>Tolerance: every element is a sum of n fp32 products rounded in fp32 with fused multiply-adds, so its error
@@ -28,7 +28,7 @@ class FewRowProductsTest {
         assumeTrue(p != null, "jdk.incubator.vector is not resolved: the fused path uses BLAS");
         Random rnd = new Random(42);
         int[] rowsList = {1, 3, 4, 5, 8, 17, 32};
-        int[] hList = {1, 7, 16, 40, 64, 70, 131};
+        int[] hList = {1, 7, 16, 40, 64, 70, 128, 131};
         int[] vList = {1, 3, 5, 16, 63, 64, 65, 301, 1001};
         int cases = 0;
         for (int k : rowsList) {
